@@ -1,0 +1,59 @@
+"""``python -m api_server [--host 127.0.0.1] [--port 5000] [--workers 1]``
+
+Serves the API with waitress and runs the worker(s) in the same process: one command, no other service.
+Configuration comes from ``OSVOS_*`` environment variables (see api_server/settings.py).
+
+More workers: start more processes on the same store, e.g. on this machine (SQLite queue)
+``python -m api_server --worker-only --workers 1``, or on other machines that share ``OSVOS_DATA_DIR``
+(e.g. over NFS) with ``OSVOS_REDIS_URL=redis://host:6379/0`` set for all of them.
+``--workers 0`` serves HTTP only (jobs wait for worker processes).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+
+from .server import ApiServer
+from .settings import Settings, SettingsError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api_server", description=__doc__.split("\n\n")[1])
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 = any free port)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker threads in this process, each with its own warm model (default 1; 0 = none)")
+    parser.add_argument("--threads", type=int, default=8, help="HTTP request threads (default 8)")
+    parser.add_argument("--worker-only", action="store_true", help="run workers only, no HTTP server")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.workers < 0 or (args.worker_only and args.workers < 1):
+        parser.error("--workers must be at least 0 (at least 1 with --worker-only)")
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    server = ApiServer(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                       serve_http=not args.worker_only)
+
+    def _terminate(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        logging.getLogger(__name__).info("shutting down (running jobs are re-queued)")
+        server.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

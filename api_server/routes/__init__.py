@@ -1,0 +1,1 @@
+"""Blueprints: jobs, outputs, health, openapi, and the original app's compatibility endpoint."""

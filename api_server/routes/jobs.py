@@ -1,0 +1,87 @@
+"""POST/GET/DELETE /api/v1/jobs…"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from ..app import services
+from ..errors import ApiError
+from ..store import STATES, TERMINAL
+from ..submit import submit
+from .views import checked_id, job_view
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+
+
+@bp.post("")
+def create_job():
+    record, created = submit(services(), video=request.files.get("video"), mask=request.files.get("mask"),
+                             form=request.form, name=request.form.get("name"))
+    view = job_view(record)
+    body = {"id": record["id"], "status_url": view["status_url"], "state": record["state"],
+            "deduplicated": not created}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = view["status_url"]
+    return response
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be a whole number") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"'{name}' must be between {low} and {high}")
+    return value
+
+
+@bp.get("")
+def list_jobs():
+    limit = _int_arg("limit", 20, 1, 100)
+    offset = _int_arg("offset", 0, 0, 10**9)
+    state = request.args.get("state", "done").strip().lower() or "done"
+    if state not in STATES + ("all",):
+        raise ApiError(400, "invalid_parameter", f"'state' must be one of {', '.join(STATES + ('all',))}")
+    records = [r for r in services().store.records() if state == "all" or r.get("state") == state]
+    records.sort(key=lambda r: (r.get("finished") or r.get("created") or 0), reverse=True)
+    page = records[offset:offset + limit]
+    return jsonify({"jobs": [job_view(r) for r in page], "total": len(records), "limit": limit,
+                    "offset": offset})
+
+
+def _record(job_id: str) -> dict:
+    record = services().store.get(checked_id(job_id))
+    if record is None:
+        raise ApiError(404, "not_found", "no job with this id (it may have been deleted or evicted)")
+    return record
+
+
+@bp.get("/<job_id>")
+def get_job(job_id: str):
+    record = _record(job_id)
+    services().store.touch(job_id)
+    return jsonify(job_view(record))
+
+
+@bp.post("/<job_id>/cancel")
+def cancel_job(job_id: str):
+    record = _record(job_id)
+    if record.get("state") == "cancelled":
+        return jsonify(job_view(record))
+    if record.get("state") in TERMINAL:
+        raise ApiError(409, "not_cancellable", f"the job is already {record['state']}")
+    record = services().store.request_cancel(job_id) or record
+    response = jsonify(job_view(record))
+    response.status_code = 202
+    return response
+
+
+@bp.delete("/<job_id>")
+def delete_job(job_id: str):
+    _record(job_id)
+    if not services().store.delete(job_id):
+        raise ApiError(404, "not_found", "no job with this id")
+    return jsonify({"id": job_id, "deleted": True})

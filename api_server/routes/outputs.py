@@ -1,0 +1,43 @@
+"""GET /api/v1/jobs/<id>/outputs/<name> — files with ETag, conditional requests and HTTP Range."""
+from __future__ import annotations
+
+from flask import Blueprint, request, send_file
+
+from ..app import services
+from ..errors import ApiError
+from ..pipeline import OUTPUTS
+from .views import checked_id
+
+bp = Blueprint("outputs", __name__, url_prefix="/api/v1/jobs")
+
+
+def send_output(job_id: str, name: str, *, attachment: bool = False):
+    store = services().store
+    media_type = OUTPUTS.get(name)
+    if media_type is None:
+        raise ApiError(404, "unknown_output", f"no output called '{name[:60]}'; outputs are: "
+                                              + ", ".join(OUTPUTS))
+    record = store.get(checked_id(job_id))
+    if record is None:
+        raise ApiError(404, "not_found", "no job with this id (it may have been deleted or evicted)")
+    if record.get("state") != "done":
+        raise ApiError(409, "not_ready", f"the job is {record.get('state')}; outputs exist once it is done")
+    path = store.output_path(job_id, name)  # name is one of the OUTPUTS keys (checked above)
+    try:
+        size = path.stat().st_size
+        response = send_file(path, mimetype=media_type, conditional=True, etag=f"{job_id}-{name}-{size}",
+                             as_attachment=attachment, download_name=f"{job_id[:12]}-{name}", max_age=3600)
+    except FileNotFoundError:
+        raise ApiError(404, "not_found", "the job's outputs are gone (deleted or evicted)") from None
+    store.touch(job_id)
+    if services().settings.api_token:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    response.headers["Accept-Ranges"] = "bytes"
+    return response
+
+
+@bp.get("/<job_id>/outputs/<name>")
+def get_output(job_id: str, name: str):
+    attachment = request.args.get("download", "").lower() in ("1", "true", "yes")
+    return send_output(job_id, name, attachment=attachment)

@@ -1,0 +1,56 @@
+"""How a stored job record is shown to clients."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from flask import url_for
+
+from ..pipeline import OUTPUTS
+from ..store import valid_id
+from ..errors import ApiError
+
+
+def iso(timestamp) -> str | None:
+    if not timestamp:
+        return None
+    return datetime.fromtimestamp(float(timestamp), timezone.utc).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+def checked_id(job_id: str) -> str:
+    if not valid_id(job_id):
+        raise ApiError(404, "not_found", "no job with this id")
+    return job_id
+
+
+def job_view(record: dict) -> dict:
+    job_id = record["id"]
+    done = record.get("state") == "done"
+    eta = record.get("eta_s")
+    view = {
+        "id": job_id,
+        "name": record.get("name"),
+        "state": record.get("state"),
+        "stage": record.get("stage") if record.get("state") == "running" else None,
+        "progress": round(float(record.get("progress") or 0.0), 4),
+        "eta_s": None if eta is None else round(float(eta), 1),
+        "error": record.get("error"),
+        "frames": record.get("frames"),
+        "fps": record.get("fps"),
+        "width": record.get("width"),
+        "height": record.get("height"),
+        "created": iso(record.get("created")),
+        "started": iso(record.get("started")),
+        "finished": iso(record.get("finished")),
+        "params": record.get("params"),
+        "model_version": record.get("model_version"),
+        "cancel_requested": bool(record.get("cancel_requested")) and record.get("state") == "running",
+        "status_url": url_for("jobs.get_job", job_id=job_id),
+        "outputs": {name: url_for("outputs.get_output", job_id=job_id, name=name) for name in OUTPUTS}
+        if done else {},
+    }
+    if done:
+        view["output_bytes"] = record.get("output_bytes") or {}
+        view["duration_s"] = record.get("duration_s")
+        view["timings"] = {k: round(float(v), 3) for k, v in (record.get("timings") or {}).items()}
+    return view

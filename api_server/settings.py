@@ -1,0 +1,105 @@
+"""One settings object, read from ``OSVOS_*`` environment variables (or given directly, e.g. in tests)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used (the message names it)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data/store")
+    """``OSVOS_DATA_DIR``: storage root: job folders, the SQLite queue, temporary files."""
+    api_token: str | None = None
+    """``OSVOS_API_TOKEN``: when set, every request needs ``Authorization: Bearer <token>``."""
+    max_upload_mb: float = 200.0
+    """``OSVOS_MAX_UPLOAD_MB``: cap on one request's body; larger uploads get 413."""
+    max_frames: int = 900
+    """``OSVOS_MAX_FRAMES``: videos with more frames are refused before queueing."""
+    redis_url: str | None = None
+    """``OSVOS_REDIS_URL``: use Redis for the queue (several worker machines sharing the store)."""
+    cache_gb: float = 20.0
+    """``OSVOS_CACHE_GB``: size budget of the job store; least recently used finished jobs are evicted."""
+    weights: str | None = None
+    """``OSVOS_WEIGHTS``: parent network weights; unset = the weights shipped with osvos."""
+    work_size: int | None = None
+    """``OSVOS_WORK_SIZE``: longest side at which the network runs; unset = full resolution."""
+    default_budget: float = 60.0
+    """``OSVOS_DEFAULT_BUDGET``: fine-tuning seconds when a request gives no ``budget``."""
+    max_budget: float = 1800.0
+    """``OSVOS_MAX_BUDGET``: the largest ``budget`` (seconds) a request may ask for."""
+    infer_timeout: float = 3600.0
+    """``OSVOS_INFER_TIMEOUT``: how long the synchronous ``POST /api/infer`` waits for its job."""
+    stale_after: float = 300.0
+    """``OSVOS_STALE_AFTER``: a running job whose worker has not beaten its heart for this long is failed."""
+    poll_interval: float = 1.0
+    """Longest pause of an idle worker between two looks at the queue (seconds)."""
+
+    _ENV = {
+        "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
+        "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
+        "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_budget": "OSVOS_DEFAULT_BUDGET",
+        "max_budget": "OSVOS_MAX_BUDGET", "infer_timeout": "OSVOS_INFER_TIMEOUT",
+        "stale_after": "OSVOS_STALE_AFTER",
+    }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
+        """Read every ``OSVOS_*`` variable that is set (empty counts as unset); ``overrides`` win."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        kinds = {f.name: f.type for f in fields(cls)}
+        for name, var in cls._ENV.items():
+            raw = environ.get(var, "").strip()
+            if not raw:
+                continue
+            kind = kinds[name]
+            try:
+                if "Path" in kind:
+                    values[name] = Path(raw)
+                elif kind.startswith("int"):
+                    values[name] = int(raw)
+                elif kind.startswith("float"):
+                    values[name] = float(raw)
+                else:
+                    values[name] = raw
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r} is not a valid {kind.split()[0]}") from None
+        settings = cls(**{**values, **overrides})
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        checks = [
+            (self.max_upload_mb > 0, "OSVOS_MAX_UPLOAD_MB must be positive"),
+            (self.max_frames > 0, "OSVOS_MAX_FRAMES must be positive"),
+            (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
+            (self.work_size is None or self.work_size >= 16, "OSVOS_WORK_SIZE must be at least 16"),
+            (self.default_budget > 0, "OSVOS_DEFAULT_BUDGET must be positive"),
+            (self.max_budget >= self.default_budget, "OSVOS_MAX_BUDGET must be at least OSVOS_DEFAULT_BUDGET"),
+            (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
+            (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise SettingsError(message)
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def cache_bytes(self) -> int:
+        return int(self.cache_gb * 1024 ** 3)
+
+    @property
+    def queue_backend(self) -> str:
+        return "redis" if self.redis_url else "sqlite"

@@ -1,0 +1,148 @@
+"""Validating an upload and turning it into a queued, content-addressed job (shared by both POST routes)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import time
+import unicodedata
+
+from werkzeug.datastructures import FileStorage
+
+from osvos.masks import MaskError, load_mask, mask_png_bytes
+from osvos.video import VideoError, probe_video
+
+from .errors import ApiError
+from .pipeline import JobParams
+from .tasks import mask_digest
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+MAX_NAME = 200
+MAX_ITERATIONS = 100_000
+
+
+def parse_params(form, settings) -> JobParams:
+    """``budget`` (seconds), or ``iterations``; ``snap`` (boolean). 400 with a clear message otherwise."""
+    budget_raw = (form.get("budget") or "").strip()
+    iterations_raw = (form.get("iterations") or "").strip()
+    if budget_raw and iterations_raw:
+        raise ApiError(400, "invalid_parameter", "give either 'budget' (seconds) or 'iterations', not both")
+    iterations = None
+    budget = settings.default_budget
+    if iterations_raw:
+        try:
+            iterations = int(iterations_raw)
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", "'iterations' must be a whole number") from None
+        if not 1 <= iterations <= MAX_ITERATIONS:
+            raise ApiError(400, "invalid_parameter", f"'iterations' must be between 1 and {MAX_ITERATIONS}")
+        budget = None
+    elif budget_raw:
+        try:
+            budget = float(budget_raw)
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", "'budget' must be a number of seconds") from None
+        if not math.isfinite(budget) or not 0 < budget <= settings.max_budget:
+            raise ApiError(400, "invalid_parameter",
+                           f"'budget' must be more than 0 and at most {settings.max_budget:g} seconds")
+    snap_raw = (form.get("snap") or "").strip().lower()
+    if snap_raw not in _TRUE | _FALSE:
+        raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
+    return JobParams(budget=budget, iterations=iterations, snap=snap_raw in _TRUE)
+
+
+def clean_name(raw: str | None) -> str:
+    """A display name only (never a path): printable characters, at most 200 of them."""
+    text = unicodedata.normalize("NFC", raw or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
+    return text[:MAX_NAME]
+
+
+def _missing(field: str, what: str) -> ApiError:
+    return ApiError(400, "missing_field", f"the form field '{field}' ({what}) is missing; "
+                                          "send multipart/form-data with a file in it")
+
+
+def submit(services, *, video: FileStorage | None, mask: FileStorage | None, form, name: str | None,
+           video_field: str = "video", mask_field: str = "mask") -> tuple[dict, bool]:
+    """Validate and queue a job. Returns (record, created); raises ApiError for bad input.
+
+    Identical content (video bytes, binarised mask, parameters, model version and work size) gives the same
+    id: the existing job is returned and nothing is computed again, unless it had failed or been cancelled,
+    in which case it is queued again.
+    """
+    settings, store = services.settings, services.store
+    if video is None:
+        raise _missing(video_field, "the video")
+    if mask is None:
+        raise _missing(mask_field, "the first-frame mask image")
+    params = parse_params(form, settings)
+    staging = store.staging("upload")
+    try:
+        video_path = staging / "video"
+        digest = hashlib.sha256()
+        size = 0
+        with open(video_path, "wb") as out:
+            while True:
+                chunk = video.stream.read(1 << 20)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ApiError(422, "invalid_video", "the video file is empty")
+        try:
+            info = probe_video(video_path)
+        except VideoError as exc:
+            raise ApiError(422, "invalid_video", str(exc)) from None
+        if info.frames > settings.max_frames:
+            raise ApiError(422, "too_many_frames", f"the video has {info.frames} frames; this server takes at "
+                                                   f"most {settings.max_frames} (trim or subsample it)")
+        if not info.fps or info.fps <= 0:
+            raise ApiError(422, "invalid_video", "the video has no usable frame rate")
+        try:
+            mask_array = load_mask(mask.stream.read(), size=(info.width, info.height))
+        except MaskError as exc:
+            raise ApiError(422, "invalid_mask", str(exc)) from None
+        (staging / "mask.png").write_bytes(mask_png_bytes(mask_array))
+
+        try:
+            version = services.holder.version()
+        except Exception as exc:  # noqa: BLE001 - reported to the client as 503
+            raise ApiError(503, "model_unavailable", f"the model could not be loaded: {exc}") from None
+        key = {"params": params.as_dict(), "model": version, "work_size": settings.work_size}
+        job_id = hashlib.sha256(b"osvos-studio job v1\0" + digest.digest() + mask_digest(mask_array)
+                                + json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
+        record = {
+            "name": clean_name(name) or clean_name(video.filename) or "video", "state": "queued", "stage": None,
+            "progress": 0.0, "eta_s": None, "error": None, "frames": info.frames, "fps": info.fps,
+            "width": info.width, "height": info.height, "codec": info.codec, "video_bytes": size,
+            "params": params.as_dict(), "model_version": version, "work_size": settings.work_size,
+            "created": time.time(), "started": None, "finished": None, "attempts": 0,
+        }
+        record, created = store.create(job_id, staging, record)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+    if created:
+        services.queue.enqueue(job_id)
+        log.info("job %s queued (%d frames %dx%d)", job_id, info.frames, info.width, info.height)
+    elif record.get("state") in ("failed", "cancelled"):
+        requeued = store.requeue(job_id, reason=f"posted again after it was {record['state']}")
+        if requeued is not None and requeued.get("state") == "queued":
+            services.queue.enqueue(job_id)
+            record = requeued
+            log.info("job %s queued again", job_id)
+    store.touch(job_id)
+    try:
+        store.evict(settings.cache_bytes, protect=(job_id,))
+    except OSError:
+        log.exception("eviction failed")
+    return record, created

@@ -1,0 +1,151 @@
+"""Run a method over a DAVIS split and score masks with J, F and T, per sequence and over the dataset."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from .davis import load_sequence, read_rgb, split_names
+from .masks import read_label_png, save_mask
+from .metrics import score_sequence
+
+COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"]
+
+
+def flow_propagate(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterable[np.ndarray]:
+    """Training-free baseline: carry the first mask frame to frame with DIS optical flow (backward warping)."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    iterator = iter(frames)
+    previous = cv2.cvtColor(next(iterator), cv2.COLOR_RGB2GRAY)
+    mask = first_mask.astype(np.float32)
+    yield first_mask.astype(bool)
+    height, width = first_mask.shape
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    for frame in iterator:
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        flow = dis.calc(gray, previous, None)
+        mask = cv2.remap(mask, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR)
+        mask = (mask > 0.5).astype(np.float32)
+        previous = gray
+        yield mask > 0.5
+
+
+def _mask_files(root: Path, sequence: str) -> list[Path]:
+    files = sorted((root / sequence).glob("*.png"))
+    if not files:
+        raise FileNotFoundError(f"no PNG masks for sequence {sequence!r} under {root}")
+    return files
+
+
+def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequence[str] | None = None) -> pd.DataFrame:
+    """Score ``pred_root/<seq>/*.png`` against ``gt_root/<seq>/*.png``: one row per sequence."""
+    pred_root, gt_root = Path(pred_root), Path(gt_root)
+    names = list(sequences) if sequences else sorted(p.name for p in pred_root.iterdir() if p.is_dir())
+    rows = []
+    for name in names:
+        preds = [read_label_png(p) for p in _mask_files(pred_root, name)]
+        gts = [read_label_png(p) for p in _mask_files(gt_root, name)]
+        rows.append({"sequence": name, **score_sequence(preds, gts)})
+    return pd.DataFrame(rows).set_index("sequence")[COLUMNS]
+
+
+def _predict(method: str, weights: str | None, budget: float, snap: bool, work_size: int | None
+             ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
+    if method == "flow":
+        return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
+    if method != "osvos":
+        raise ValueError(f"unknown method {method!r} (osvos or flow)")
+    from .system import OSVOS
+
+    model = OSVOS.load(weights, work_size=work_size)
+
+    def run(paths: list[Path], mask: np.ndarray):
+        if budget > 0:
+            model.finetune(read_rgb(paths[0]), mask, budget)
+        else:
+            model.reset()
+        masks = model.segment((read_rgb(p) for p in paths[1:]), snap=snap)
+        return _with_first(mask, masks), {"finetune_s": model.last_finetune.get("seconds", 0.0)}
+
+    return run
+
+
+def _with_first(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+    yield first
+    yield from rest
+
+
+def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
+               budget: float = 60.0, snap: bool = False, work_size: int | None = None,
+               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+    """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them."""
+    out = Path(out)
+    names = list(sequences) if sequences else split_names(davis, split)
+    predict = _predict(method, weights, budget, snap, work_size)
+    rows = []
+    for name in names:
+        seq = load_sequence(davis, name)
+        folder = out / "masks" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        masks, info = predict(list(seq.frames), seq.mask(0))
+        preds = []
+        for path, mask in zip(seq.frames, masks):
+            save_mask(mask, folder / f"{path.stem}.png")
+            preds.append(mask)
+        wall = time.perf_counter() - started
+        tuned = info.get("finetune_s", 0.0)
+        scores = score_sequence(preds, [seq.mask(i) for i in range(len(seq.frames))])
+        rows.append({"sequence": name, **scores, "finetune_s": tuned,
+                     "s_per_frame": (wall - tuned) / max(1, len(seq.frames) - 1)})
+        log(f"{name}: J={100 * scores['J_mean']:.1f} F={100 * scores['F_mean']:.1f} "
+            f"T={100 * scores['T_mean']:.1f} fine-tune {tuned:.1f}s, {rows[-1]['s_per_frame']:.2f} s/frame")
+    return pd.DataFrame(rows).set_index("sequence")
+
+
+def summary_line(table: pd.DataFrame) -> str:
+    """The last line the CLI prints: ``mean J=<x> F=<y> T=<z>`` in percent, one decimal."""
+    mean = table[["J_mean", "F_mean", "T_mean"]].mean()
+    return f"mean J={100 * mean['J_mean']:.1f} F={100 * mean['F_mean']:.1f} T={100 * mean['T_mean']:.1f}"
+
+
+def to_percent(table: pd.DataFrame) -> pd.DataFrame:
+    """Scores as percentages (timings untouched), with a dataset-mean row."""
+    shown = table.copy()
+    scores = [c for c in COLUMNS if c in shown]
+    shown[scores] = shown[scores] * 100
+    shown.loc["mean"] = shown.mean(numeric_only=True)
+    return shown.round(2)
+
+
+def write_tables(table: pd.DataFrame, out: str | Path, name: str = "results") -> tuple[Path, Path]:
+    """Write ``name.csv`` and ``name.md`` (percent) into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    shown = to_percent(table)
+    shown.to_csv(out / f"{name}.csv")
+    (out / f"{name}.md").write_text(shown.to_markdown(floatfmt=".1f") + "\n")
+    return out / f"{name}.csv", out / f"{name}.md"
+
+
+def evaluate(*, pred: str | Path | None = None, gt: str | Path | None = None, davis: str | Path | None = None,
+             split: str = "val", method: str = "osvos", out: str | Path | None = None,
+             sequences: Sequence[str] | None = None, **options) -> pd.DataFrame:
+    """Score existing masks (``pred`` + ``gt``) or run ``method`` on a DAVIS split (``davis``); see the CLI."""
+    if pred is not None:
+        if gt is None:
+            raise ValueError("scoring existing masks needs both pred and gt")
+        table = score_folders(pred, gt, sequences)
+    elif davis is not None:
+        if out is None:
+            raise ValueError("running a method needs an output folder")
+        table = run_method(davis, split, method, out, sequences=sequences, **options)
+    else:
+        raise ValueError("give pred and gt, or davis")
+    if out is not None:
+        write_tables(table, out)
+    return table

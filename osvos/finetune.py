@@ -1,0 +1,104 @@
+"""Online fine-tuning on the first frame under a time or iteration budget, with progress and cancel.
+
+conv1–conv3 stay frozen, so their features for each augmented copy of the frame (flips × scales) are
+computed once and cached; each step then runs only conv4, conv5 and the heads.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+
+from .augment import rescale
+from .losses import balanced_bce
+from .model import Networks
+
+Progress = Callable[[float, "float | None"], None]
+Cancel = Callable[[], bool]
+
+
+class Cancelled(RuntimeError):
+    """Raised when the caller's cancel flag turned true."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Stop after ``seconds`` of training or after ``iterations`` steps, whichever is set (both: first hit)."""
+
+    seconds: float | None = None
+    iterations: int | None = None
+
+    @classmethod
+    def of(cls, value: "Budget | float | int") -> "Budget":
+        """A float is seconds, an int iterations."""
+        if isinstance(value, Budget):
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"budget must be a positive number of seconds (float) or iterations (int): {value!r}")
+        return cls(iterations=value) if isinstance(value, int) else cls(seconds=float(value))
+
+    def fraction(self, elapsed: float, steps: int) -> float:
+        """How much of the budget is used, in [0, 1]."""
+        parts = []
+        if self.seconds is not None:
+            parts.append(elapsed / self.seconds)
+        if self.iterations is not None:
+            parts.append(steps / self.iterations)
+        return min(1.0, max(parts))
+
+
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    """Optimiser and augmentation of the online fine-tuning."""
+
+    lr: float = 1e-4
+    scales: tuple[float, ...] = (1.0, 0.75)
+    seed: int = 0
+
+
+def _variants(nets: Networks, image: np.ndarray, mask: np.ndarray, scales: tuple[float, ...]):
+    """Cached (conv2_2, conv3_3, label) for every flip × scale of the first frame, sizes cut to ×16."""
+    out = []
+    for scale in scales:
+        scaled_image, scaled_mask = rescale(image, mask, scale)
+        height, width = (d - d % 16 for d in scaled_mask.shape)
+        if height < 16 or width < 16:
+            continue
+        for flip in (False, True):
+            img = scaled_image[:height, :width]
+            lab = scaled_mask[:height, :width]
+            if flip:
+                img, lab = img[:, ::-1], lab[:, ::-1]
+            conv2, conv3 = nets.low.predict_on_batch(np.ascontiguousarray(img)[None])
+            out.append((conv2, conv3, np.ascontiguousarray(lab)[None, ..., None].astype(np.float32)))
+    if not out:
+        raise ValueError("the frame is too small to fine-tune on (needs at least 16×16 pixels)")
+    return out
+
+
+def finetune(nets: Networks, image: np.ndarray, mask: np.ndarray, budget: Budget,
+             recipe: FinetuneRecipe = FinetuneRecipe(), progress: Progress | None = None,
+             cancel: Cancel | None = None) -> dict:
+    """Fine-tune ``nets`` in place on one preprocessed image and its mask; returns steps, seconds, last loss."""
+    started = time.perf_counter()
+    variants = _variants(nets, image, mask, recipe.scales)
+    nets.head.compile(optimizer=keras.optimizers.Adam(recipe.lr), loss=balanced_bce, jit_compile=False)
+    rng = np.random.default_rng(recipe.seed)
+    steps, loss = 0, float("nan")
+    while True:
+        elapsed = time.perf_counter() - started
+        done = budget.fraction(elapsed, steps)
+        if progress is not None:
+            eta = elapsed * (1 - done) / done if done > 0 else None
+            progress(done, eta)
+        if done >= 1.0:
+            break
+        if cancel is not None and cancel():
+            raise Cancelled("fine-tuning was cancelled")
+        conv2, conv3, label = variants[int(rng.integers(len(variants)))]
+        loss = float(np.asarray(nets.head.train_on_batch([conv2, conv3], label)).ravel()[0])
+        steps += 1
+    return {"steps": steps, "seconds": time.perf_counter() - started, "loss": loss}

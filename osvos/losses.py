@@ -1,0 +1,23 @@
+"""The class-balanced binary cross-entropy of OSVOS, in the numerically stable from-logits form."""
+from __future__ import annotations
+
+from keras import ops
+
+
+def balanced_bce(labels, logits):
+    """Mean over the batch of the per-image class-balanced BCE, averaged over pixels.
+
+    Per image: L = −β Σ_{Y+} log σ(x) − (1−β) Σ_{Y−} log(1−σ(x)), with β = |Y−|/|Y|, divided by |Y| so the
+    scale does not depend on the image size. ``−log σ(x)`` and ``−log(1−σ(x))`` are computed as
+    ``softplus(−x)`` and ``softplus(x)``: finite for any logit. An image without foreground (β = 1) gives
+    no weight to its background, as in the original OSVOS loss.
+    """
+    logits = ops.cast(logits, "float32")
+    labels = ops.cast(labels, "float32")
+    axes = tuple(range(1, len(logits.shape)))
+    count = ops.cast(ops.prod(ops.shape(labels)[1:]), "float32")
+    positives = ops.sum(labels, axis=axes)
+    beta = (count - positives) / count
+    loss_pos = ops.sum(labels * ops.softplus(-logits), axis=axes)
+    loss_neg = ops.sum((1.0 - labels) * ops.softplus(logits), axis=axes)
+    return ops.mean((beta * loss_pos + (1.0 - beta) * loss_neg) / count)

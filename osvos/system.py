@@ -1,0 +1,167 @@
+"""The façade scripts, services and tests use: ``OSVOS.load(path).finetune(frame, mask, budget).segment(frames)``."""
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import cv2
+import numpy as np
+
+from .finetune import Budget, Cancel, Cancelled, FinetuneRecipe, Progress, finetune
+from .model import build_networks, hed_weights_path, init_from_hed, preprocess
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "osvos_parent.weights.h5"
+DEFAULT_BUDGET = 60.0
+"""Seconds of online fine-tuning by default (see scripts/benchmark.py)."""
+
+__all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _prefetch(frames: Iterable[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
+    """Decode the next frames on a thread while the network works on the current one.
+
+    When the consumer stops early (cancel, error), the thread stops too and closes ``frames`` (which ends
+    an ffmpeg decoder).
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+    failure: list[BaseException] = []
+
+    def offer(item) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def fill():
+        source = iter(frames)
+        try:
+            for frame in source:
+                if not offer(frame):
+                    break
+        except BaseException as exc:  # re-raised in the consumer
+            failure.append(exc)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+            offer(end)
+
+    worker = threading.Thread(target=fill, daemon=True)
+    worker.start()
+    try:
+        while (item := buffer.get()) is not end:
+            yield item
+        if failure:
+            raise failure[0]
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+class OSVOS:
+    """A parent network, fine-tunable on one annotated frame, that segments the rest of the video."""
+
+    def __init__(self, weights: Path | None, *, work_size: int | None = None,
+                 recipe: FinetuneRecipe = FinetuneRecipe()):
+        self.nets = build_networks()
+        if weights is None:
+            init_from_hed(self.nets.full)
+            self.version = "hed-init-" + _digest(hed_weights_path())
+        else:
+            self.nets.full.load_weights(weights)
+            self.version = Path(weights).stem.split(".")[0] + "-" + _digest(Path(weights))
+        self.work_size = work_size
+        self.recipe = recipe
+        self._parent = self.nets.full.get_weights()
+        self._contours = None
+        self.last_finetune: dict = {}
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None, *, work_size: int | None = None) -> "OSVOS":
+        """Load parent weights (default: models/osvos_parent.weights.h5, else the HED-initialised network).
+
+        ``work_size`` caps the longest side the network runs at (None = full resolution); masks always come
+        back at the input resolution.
+        """
+        if weights is None and SHIPPED_WEIGHTS.exists():
+            weights = SHIPPED_WEIGHTS
+        if weights is not None and not Path(weights).is_file():
+            raise FileNotFoundError(f"weights not found: {weights}")
+        return cls(Path(weights) if weights is not None else None, work_size=work_size)
+
+    def _to_work(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+        height, width = frame.shape[:2]
+        if not self.work_size or max(height, width) <= self.work_size:
+            return frame
+        scale = self.work_size / max(height, width)
+        size = (max(16, round(width * scale)), max(16, round(height * scale)))
+        return cv2.resize(frame, size, interpolation=interpolation)
+
+    def reset(self) -> "OSVOS":
+        """Return to the parent weights (undo fine-tuning)."""
+        self.nets.full.set_weights(self._parent)
+        self.last_finetune = {}
+        return self
+
+    def finetune(self, frame: np.ndarray, mask: np.ndarray, budget: Budget | float | int = DEFAULT_BUDGET, *,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> "OSVOS":
+        """Fine-tune on the first frame (RGB uint8) and its boolean mask, starting from the parent weights.
+
+        ``budget``: seconds (float), iterations (int) or a ``Budget``. ``progress(fraction, eta_s)`` is called
+        between steps; ``cancel()`` returning True raises ``Cancelled``. Returns self.
+        """
+        if frame.shape[:2] != mask.shape:
+            raise ValueError(f"mask {mask.shape} and frame {frame.shape[:2]} differ in size")
+        self.reset()
+        image = preprocess(self._to_work(frame))
+        label = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
+        self.last_finetune = finetune(self.nets, image, label, Budget.of(budget), self.recipe, progress, cancel)
+        return self
+
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        """Foreground probability per pixel (float32, input resolution) for one RGB frame."""
+        small = self._to_work(frame)
+        logits = np.asarray(self.nets.segmenter.predict_on_batch(preprocess(small)[None]))[0, ..., 0]
+        prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        if small.shape[:2] != frame.shape[:2]:
+            prob = cv2.resize(prob, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return prob
+
+    def contours(self, frame: np.ndarray) -> np.ndarray:
+        """HED contour strength in [0, 1] at the working resolution."""
+        if self._contours is None:
+            from .contour import build_hed
+            self._contours = build_hed()
+        return np.asarray(self._contours.predict_on_batch(preprocess(self._to_work(frame))[None]))[0, ..., 0]
+
+    def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = 0.5,
+                progress: Callable[[int], None] | None = None, cancel: Cancel | None = None) -> Iterator[np.ndarray]:
+        """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread.
+
+        ``snap`` aligns the mask to contour superpixels (>50 % rule); ``progress(n)`` gets the count done.
+        """
+        for count, frame in enumerate(_prefetch(frames), start=1):
+            if cancel is not None and cancel():
+                raise Cancelled("segmentation was cancelled")
+            prob = self.probabilities(frame)
+            mask = prob > threshold
+            if snap:
+                from .contour import snap as snap_mask
+                small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST)
+                snapped = snap_mask(small.astype(bool), self.contours(frame)).astype(np.uint8)
+                mask = cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+            if progress is not None:
+                progress(count)
+            yield mask

@@ -1,0 +1,152 @@
+"""Parent-network training on DAVIS: deep supervision in three stages, checkpoints, exact resume."""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+from tqdm import tqdm
+
+from .augment import augment
+from .davis import load_split, read_rgb
+from .losses import balanced_bce
+from .masks import read_label_png
+from .model import CAFFE_BGR_MEAN, build_networks, freeze_low_blocks, init_from_hed, preprocess, save_float16
+
+SIDE_WEIGHTS = (1.0, 0.5, 0.0)
+"""Side-output loss weight in each third of the run (OSVOS: full, halved, fused output only)."""
+
+
+@dataclass
+class TrainConfig:
+    """A parent-training recipe."""
+
+    davis: str
+    split: str = "train"
+    iters: int = 6000
+    size: tuple[int, int] = (240, 432)
+    batch: int = 4
+    lr: float = 1e-4
+    checkpoint_every: int = 100
+    seed: int = 0
+    precision: str = "float32"
+
+
+class DeepSupervision(keras.Model):
+    """Wraps the full network; loss = fused BCE + side_weight × Σ side BCEs (side_weight set per stage)."""
+
+    def __init__(self, net: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        self.side_weight = keras.Variable(1.0, trainable=False, name="side_weight")
+
+    def call(self, x, training=False):
+        return self.net(x, training=training)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        fused, *sides = y_pred
+        loss = balanced_bce(y, fused)
+        for side in sides:
+            loss = loss + self.side_weight * balanced_bce(y, side)
+        return loss
+
+
+class DavisBatches(keras.utils.PyDataset):
+    """Augmented batches; batch k of the run depends only on (seed, k), so a resumed run sees the same data."""
+
+    def __init__(self, config: TrainConfig, start_step: int):
+        super().__init__(workers=1, use_multiprocessing=False)
+        self.config = config
+        self.samples = [(f, m) for seq in load_split(config.davis, config.split) for f, m in zip(seq.frames, seq.masks)]
+        self.step = start_step
+
+    def __len__(self) -> int:
+        return self.config.checkpoint_every
+
+    def __getitem__(self, index: int):
+        rng = np.random.default_rng([self.config.seed, self.step + index])
+        images, labels = [], []
+        for pick in rng.integers(0, len(self.samples), self.config.batch):
+            frame, mask = self.samples[pick]
+            image, label = augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
+                                   fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8))
+            images.append(image)
+            labels.append(label)
+        return preprocess(np.stack(images)), np.stack(labels)[..., None].astype(np.float32)
+
+    def on_epoch_end(self):
+        self.step += self.config.checkpoint_every
+
+
+class _Checkpointer(keras.callbacks.Callback):
+    def __init__(self, run: Path, trainer: DeepSupervision, config: TrainConfig, start_step: int):
+        super().__init__()
+        self.run, self.trainer, self.config = run, trainer, config
+        self.step = start_step
+        self.started = time.time()
+        self.bar = tqdm(total=config.iters, initial=start_step, unit="step", desc="parent")
+        self.losses: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        stage = min(2, self.step * 3 // self.config.iters)
+        self.trainer.side_weight.assign(SIDE_WEIGHTS[stage])
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{self.losses[-1]:.4f}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.step += self.config.checkpoint_every
+        save_checkpoint(self.run, self.trainer, self.step)
+        log = self.run / "log.csv"
+        new = not log.exists()
+        with log.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if new:
+                writer.writerow(["step", "loss", "side_weight", "wall_s"])
+            writer.writerow([self.step, f"{np.mean(self.losses):.6f}", float(self.trainer.side_weight.numpy()),
+                             f"{time.time() - self.started:.1f}"])
+        self.losses.clear()
+
+
+def save_checkpoint(run: Path, trainer: DeepSupervision, step: int) -> None:
+    """Atomically write weights, optimizer state and step to ``run``."""
+    trainer.net.save_weights(run / "ckpt.tmp.weights.h5")
+    np.savez(run / "optimizer.tmp.npz", *[np.asarray(v) for v in trainer.optimizer.variables])
+    (run / "ckpt.tmp.weights.h5").replace(run / "ckpt.weights.h5")
+    (run / "optimizer.tmp.npz").replace(run / "optimizer.npz")
+    (run / "state.json").write_text(json.dumps({"step": step}))
+
+
+def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> Path:
+    """Train the parent network into ``run``; returns the float16 weights of the final step."""
+    run = Path(run)
+    run.mkdir(parents=True, exist_ok=True)
+    keras.mixed_precision.set_global_policy(config.precision)
+    nets = build_networks()
+    init_from_hed(nets.full)
+    freeze_low_blocks(nets.full)
+    trainer = DeepSupervision(nets.full)
+    trainer.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=False)
+    step = 0
+    if resume and (run / "state.json").exists():
+        step = json.loads((run / "state.json").read_text())["step"]
+        nets.full.load_weights(run / "ckpt.weights.h5")
+        trainer.optimizer.build(trainer.trainable_variables)
+        stored = np.load(run / "optimizer.npz")
+        for var, key in zip(trainer.optimizer.variables, stored.files):
+            var.assign(stored[key])
+    (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
+    if step < config.iters:
+        data = DavisBatches(config, step)
+        epochs = config.iters // config.checkpoint_every
+        trainer.fit(data, epochs=epochs, initial_epoch=step // config.checkpoint_every, verbose=0,
+                    callbacks=[_Checkpointer(run, trainer, config, step)])
+    out = run / "parent.weights.h5"
+    save_float16(nets.full, out)
+    return out

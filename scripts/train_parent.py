@@ -1,0 +1,32 @@
+"""Train the OSVOS parent network on DAVIS (runs for hours on CPU; resumable)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from osvos.train import TrainConfig, train_parent  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--davis", default="../shared/davis2016")
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--out", required=True, help="run folder (checkpoints, log.csv, parent.weights.h5)")
+    parser.add_argument("--iters", type=int, default=TrainConfig.iters)
+    parser.add_argument("--size", default="240x432", help="crop HxW")
+    parser.add_argument("--batch", type=int, default=TrainConfig.batch)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
+    parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    args = parser.parse_args()
+    height, width = (int(v) for v in args.size.lower().split("x"))
+    config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
+                         batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every)
+    print(train_parent(config, args.out, resume=args.resume))
+
+
+if __name__ == "__main__":
+    main()

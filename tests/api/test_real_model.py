@@ -1,0 +1,103 @@
+"""End to end with the real network: ``python -m api_server`` in a subprocess (waitress + embedded Huey worker
++ ``OSVOS.load``), a downscaled clip of DAVIS blackswan with its real first mask, a 2-iteration fine-tune at
+work size 64. About 15-25 s on 2 busy cores (TensorFlow import and model load included)."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+import requests
+
+from api_helpers import wait_for
+from osvos.masks import mask_png_bytes, read_label_png
+from osvos.video import probe_video, read_frames, write_video
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+BLACKSWAN = SHARED / "samples" / "blackswan-hevc.mp4"
+ANNOTATION = SHARED / "davis2016" / "Annotations" / "480p" / "blackswan" / "00000.png"
+
+pytestmark = pytest.mark.skipif(not BLACKSWAN.exists() or not ANNOTATION.exists(),
+                                reason="shared blackswan sample or annotation missing")
+
+
+@pytest.fixture(scope="module")
+def small_blackswan(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("blackswan")
+    size = (160, 90)
+    frames = []
+    for index, frame in enumerate(read_frames(BLACKSWAN)):
+        if index == 10:
+            break
+        frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
+    video = folder / "blackswan-small.mp4"
+    write_video(frames, video, 24.0)
+    mask = cv2.resize(read_label_png(ANNOTATION).astype("uint8"), size, interpolation=cv2.INTER_NEAREST) > 0
+    mask_path = folder / "00000.png"
+    mask_path.write_bytes(mask_png_bytes(mask))
+    return {"video": video, "mask": mask_path, "info": probe_video(video)}
+
+
+@pytest.fixture
+def live_api(tmp_path):
+    env = {**os.environ, "OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORK_SIZE": "64",
+           "OSVOS_DEFAULT_BUDGET": "5", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "api_server", "--port", "0", "--workers", "1"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log: list[str] = []
+    found = threading.Event()
+    url = {}
+
+    def read():
+        for line in proc.stdout:
+            log.append(line)
+            match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line)
+            if match:
+                url["base"] = match.group(1)
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    if not found.wait(120):
+        proc.kill()
+        pytest.fail("the server did not start:\n" + "".join(log[-30:]))
+    yield url["base"], proc, log
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_real_osvos_job_over_http(live_api, small_blackswan, tmp_path):
+    base, proc, log = live_api
+    started = time.monotonic()
+    with open(small_blackswan["video"], "rb") as video, open(small_blackswan["mask"], "rb") as mask:
+        response = requests.post(f"{base}/api/v1/jobs", files={"video": video, "mask": mask},
+                                 data={"iterations": "2", "name": "blackswan"}, timeout=120)
+    assert response.status_code == 202, response.text
+    body = wait_for(base, response.json()["id"], timeout=240)
+    assert body["state"] == "done", (body, "".join(log[-40:]))
+    assert body["model_version"].startswith(("hed-init-", "osvos_parent-")) or body["model_version"]
+
+    overlay = requests.get(base + body["outputs"]["overlay.mp4"], timeout=30)
+    (tmp_path / "overlay.mp4").write_bytes(overlay.content)
+    source, result = small_blackswan["info"], probe_video(tmp_path / "overlay.mp4")
+    assert (result.frames, result.fps) == (source.frames, source.fps) == (10, 24.0)
+    assert (result.width, result.height, result.codec) == (160, 90, "h264")
+    csv = requests.get(base + body["outputs"]["trajectory.csv"], timeout=30).text.strip().split("\n")
+    assert len(csv) == 11
+    health = requests.get(f"{base}/api/v1/health", timeout=10).json()
+    assert health["model"]["state"] == "ready" and health["workers"] == {"embedded": 1, "alive": 1}
+    print(f"real end-to-end job: {time.monotonic() - started:.1f} s")
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == 0, "".join(log[-20:])

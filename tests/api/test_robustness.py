@@ -1,0 +1,169 @@
+"""Crash recovery, shutdown, eviction, settings and the queue backends."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from api_helpers import post_job, wait_for, wait_until
+from api_server.settings import Settings, SettingsError
+from api_server.store import JobStore
+from api_server.tasks import JobQueue
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _force(store: JobStore, job_id: str, **fields) -> None:
+    path = store.job_dir(job_id) / "job.json"
+    record = json.loads(path.read_text())
+    record.update(fields)
+    path.write_text(json.dumps(record))
+
+
+def test_jobs_of_a_dead_worker_are_failed_on_start(make_server, clip, tmp_path):
+    data = tmp_path / "shared-store"
+    first = make_server(workers=0, data_dir=data)
+    dead = post_job(first.url, clip, iterations=1).json()["id"]
+    silent = post_job(first.url, clip, iterations=2).json()["id"]
+    alive = post_job(first.url, clip, iterations=3).json()["id"]
+    first.queue.huey.flush()  # these three are "running" elsewhere, not waiting in the queue
+    first.close()
+    now = time.time()
+    _force(first.store, dead, state="running", stage="finetuning", worker=f"{socket.gethostname()}:{_dead_pid()}",
+           heartbeat=now, started=now)
+    _force(first.store, silent, state="running", stage="segmenting", worker="other-machine:42",
+           heartbeat=now - 3600, started=now - 3600)
+    _force(first.store, alive, state="running", stage="segmenting", worker="other-machine:43",
+           heartbeat=now, started=now)
+
+    second = make_server(workers=1, data_dir=data)
+    failed = requests.get(f"{second.url}/api/v1/jobs/{dead}", timeout=5).json()
+    assert failed["state"] == "failed" and "stopped" in failed["error"] and "again" in failed["error"]
+    quiet = requests.get(f"{second.url}/api/v1/jobs/{silent}", timeout=5).json()
+    assert quiet["state"] == "failed" and "answering" in quiet["error"]
+    busy = requests.get(f"{second.url}/api/v1/jobs/{alive}", timeout=5).json()
+    assert busy["state"] == "running", "a job with a fresh heartbeat on another machine is left alone"
+
+    # Posting the failed one again runs it.
+    again = post_job(second.url, clip, iterations=1).json()
+    assert again["id"] == dead
+    assert wait_for(second.url, dead)["state"] == "done"
+
+
+def test_queued_jobs_lost_by_the_queue_are_requeued(make_server, clip, tmp_path):
+    data = tmp_path / "store"
+    first = make_server(workers=0, data_dir=data)
+    job_id = post_job(first.url, clip, iterations=1).json()["id"]
+    first.queue.huey.flush()
+    first.close()
+    second = make_server(workers=1, data_dir=data)
+    assert wait_for(second.url, job_id)["state"] == "done"
+
+
+def test_shutdown_requeues_the_running_job(make_server, clip, tmp_path):
+    data = tmp_path / "store"
+    first = make_server(workers=1, data_dir=data)
+    job_id = post_job(first.url, clip, budget=30).json()["id"]
+    wait_until(lambda: requests.get(f"{first.url}/api/v1/jobs/{job_id}", timeout=5).json()["state"] == "running")
+    started = time.monotonic()
+    first.close(timeout=10)
+    assert time.monotonic() - started < 5, "the running job stops promptly"
+    record = first.store.get(job_id)
+    assert record["state"] == "queued" and record["attempts"] == 1
+    assert first.queue.pending_ids() == {job_id}
+
+    second = make_server(workers=1, data_dir=data)
+    wait_until(lambda: requests.get(f"{second.url}/api/v1/jobs/{job_id}", timeout=5).json()["state"] == "running")
+    assert second.store.get(job_id)["attempts"] == 2
+    requests.post(f"{second.url}/api/v1/jobs/{job_id}/cancel", timeout=5)
+    assert wait_for(second.url, job_id, timeout=10)["state"] == "cancelled"
+
+
+def test_least_recently_used_jobs_are_evicted(tmp_path):
+    store = JobStore(tmp_path / "store")
+    ids = []
+    for index, state in enumerate(["done", "done", "running", "done"]):
+        job_id = f"{index:032x}"
+        staging = store.staging("t")
+        (staging / "video").write_bytes(b"x" * 1000)
+        store.create(job_id, staging, {"state": state, "created": time.time()})
+        os.utime(store.job_dir(job_id) / ".access", (1000 + index, 1000 + index))
+        ids.append(job_id)
+    store.touch(ids[0])  # read just now: the most recently used
+    per_job = sum(f.stat().st_size for f in store.job_dir(ids[0]).rglob("*") if f.is_file())
+    evicted = store.evict(budget_bytes=per_job * 2 + 10)
+    assert evicted == [ids[1], ids[3]], "least recently used first; never the running job"
+    assert sorted(store.ids()) == sorted([ids[0], ids[2]])
+    assert store.evict(budget_bytes=1, protect=(ids[0],)) == []
+
+
+def test_store_over_budget_evicts_after_a_job(make_server, clip):
+    server = make_server(cache_gb=45_000 / 1024 ** 3)  # room for about one finished clip job
+    first = post_job(server.url, clip, iterations=1).json()["id"]
+    wait_for(server.url, first)
+    second = post_job(server.url, clip, iterations=2).json()["id"]
+    wait_for(server.url, second)
+    assert requests.get(f"{server.url}/api/v1/jobs/{second}", timeout=5).json()["state"] == "done"
+    wait_until(lambda: requests.get(f"{server.url}/api/v1/jobs/{first}", timeout=5).status_code == 404)
+    assert server.store.usage() <= server.settings.cache_bytes
+
+
+def test_settings_from_environment():
+    settings = Settings.from_env({"OSVOS_DATA_DIR": "/tmp/x", "OSVOS_API_TOKEN": "t", "OSVOS_MAX_UPLOAD_MB": "5",
+                                  "OSVOS_MAX_FRAMES": "10", "OSVOS_CACHE_GB": "0.5", "OSVOS_WORK_SIZE": "96",
+                                  "OSVOS_DEFAULT_BUDGET": "2.5", "OSVOS_REDIS_URL": "", "OSVOS_WEIGHTS": " "})
+    assert settings.data_dir.as_posix() == "/tmp/x" and settings.api_token == "t"
+    assert settings.max_upload_bytes == 5 * 1024 * 1024 and settings.max_frames == 10
+    assert settings.work_size == 96 and settings.default_budget == 2.5
+    assert settings.redis_url is None and settings.weights is None and settings.queue_backend == "sqlite"
+    defaults = Settings.from_env({})
+    assert (defaults.max_upload_mb, defaults.max_frames, defaults.default_budget, defaults.api_token) == (
+        200, 900, 60, None)
+    assert defaults.data_dir.as_posix() == "data/store"
+    with pytest.raises(SettingsError, match="OSVOS_MAX_FRAMES"):
+        Settings.from_env({"OSVOS_MAX_FRAMES": "many"})
+    with pytest.raises(SettingsError, match="OSVOS_CACHE_GB"):
+        Settings.from_env({"OSVOS_CACHE_GB": "-1"})
+
+
+def test_redis_url_selects_the_redis_queue(tmp_path):
+    from huey import RedisHuey, SqliteHuey
+    queue = JobQueue(Settings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    assert isinstance(queue.huey, RedisHuey) and queue.backend == "redis"
+    local = JobQueue(Settings(data_dir=tmp_path))
+    assert isinstance(local.huey, SqliteHuey) and (tmp_path / "queue.sqlite3").exists()
+
+
+def test_health_reports_an_unreachable_queue(make_server, tmp_path):
+    server = make_server(workers=0)
+    server.queue.backend = "redis"
+    from huey import RedisHuey
+    server.queue.huey = RedisHuey("x", url="redis://127.0.0.1:1/0")
+    body = requests.get(f"{server.url}/api/v1/health", timeout=10).json()
+    assert body["status"] == "degraded" and body["queue"]["reachable"] is False
+
+
+def test_separate_worker_process_on_the_same_store(make_server, clip, tmp_path):
+    """An HTTP-only server and a worker-only one sharing OSVOS_DATA_DIR (the SQLite queue) run jobs."""
+    from api_helpers import FakeModel
+    from api_server.server import ApiServer
+
+    data = tmp_path / "store"
+    api = make_server(workers=0, data_dir=data)
+    worker = ApiServer(Settings(data_dir=data, poll_interval=0.2), serve_http=False, workers=1,
+                       model_factory=FakeModel).start()
+    try:
+        job_id = post_job(api.url, clip, iterations=1).json()["id"]
+        assert wait_for(api.url, job_id)["state"] == "done"
+        assert requests.get(f"{api.url}/api/v1/health", timeout=5).json()["workers"] == {"embedded": 0, "alive": 0}
+    finally:
+        worker.close(timeout=10)

@@ -1,0 +1,123 @@
+"""Fixtures for the site's tests: Django configured on a temporary folder, a fake API over real HTTP,
+and tiny media files made with ffmpeg."""
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+WEBAPP = ROOT / "webapp"
+HERE = Path(__file__).resolve().parent
+for path in (str(WEBAPP), str(HERE)):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+# Production-like settings (DEBUG off), plain HTTP for the test client, everything in a temporary folder.
+_DATA = tempfile.mkdtemp(prefix="osvos-webapp-tests-")
+atexit.register(shutil.rmtree, _DATA, True)
+os.environ["OSVOS_WEB_DATA_DIR"] = _DATA
+os.environ["DJANGO_SETTINGS_MODULE"] = "osvos_site.settings"
+os.environ["DJANGO_DEBUG"] = "0"
+os.environ["OSVOS_WEB_HTTPS"] = "0"
+os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "k" * 60)
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.core.management import call_command  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+
+setup_test_environment()
+call_command("migrate", interactive=False, verbosity=0)
+
+from webapp_fakes import FakeApi  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: end-to-end test in a real browser (chromium + the real API)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def fake_api():
+    api = FakeApi().start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def api(fake_api, settings_override):
+    """The fake API, reset, with the site pointed at it."""
+    fake_api.reset()
+    settings_override(OSVOS_API_URL=fake_api.url, OSVOS_API_RETRIES=0)
+    return fake_api
+
+
+@pytest.fixture
+def api_down(settings_override):
+    """The site pointed at a closed port (nothing listens there)."""
+    url = f"http://127.0.0.1:{free_port()}"
+    settings_override(OSVOS_API_URL=url, OSVOS_API_RETRIES=0, OSVOS_API_CONNECT_TIMEOUT=1.0)
+    return url
+
+
+@pytest.fixture
+def settings_override():
+    from django.test import override_settings
+
+    active = []
+
+    def apply(**values):
+        cm = override_settings(**values)
+        cm.enable()
+        active.append(cm)
+
+    yield apply
+    for cm in reversed(active):
+        cm.disable()
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> dict:
+    """A 64x48, 10-frame MP4; a matching mask PNG; a wrongly sized mask; a non-video and a non-image."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("media")
+    video = folder / "clip.mp4"
+    subprocess.run([_ffmpeg(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=64x48:rate=10", "-frames:v", "10", "-pix_fmt", "yuv420p", "-c:v", "mpeg4",
+                    str(video)], check=True)
+    mask = Image.new("L", (64, 48), 0)
+    mask.paste(255, (10, 10, 30, 30))
+    mask_path = folder / "mask.png"
+    mask.save(mask_path)
+    wrong = folder / "mask-wrong-size.png"
+    Image.new("L", (32, 24), 0).save(wrong)
+    not_video = folder / "notes.mp4"
+    not_video.write_bytes(b"this is text, not a video\n" * 20)
+    not_image = folder / "mask.png.txt"
+    not_image.write_bytes(b"not an image")
+    fake_png = folder / "fake.png"
+    fake_png.write_bytes(b"\x89PNG but truncated")
+    return {"video": video, "mask": mask_path, "mask_wrong": wrong, "not_video": not_video,
+            "not_image": not_image, "fake_png": fake_png, "width": 64, "height": 48}

@@ -1,0 +1,306 @@
+"""End to end, in a real browser: Debian's chromium driven by Python Playwright, against the real API and site
+started together by scripts/serve.py (tiny model configuration so a run takes a minute or two).
+
+Run:  pytest -m browser tests/webapp/test_e2e_browser.py -s
+Needs: the `playwright` pip package (its driver only; no `playwright install`) and the `chromium` Debian
+package, which the set-up installs with apt when it is missing. Screenshots go to test-artifacts/e2e/.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ROOT, free_port
+
+pytestmark = pytest.mark.browser
+
+SAMPLE_VIDEO = Path(os.environ.get("OSVOS_E2E_VIDEO", ROOT.parent / "shared/samples/blackswan-hevc.mp4"))
+SAMPLE_MASK = Path(os.environ.get("OSVOS_E2E_MASK",
+                                  ROOT.parent / "shared/davis2016/Annotations/480p/blackswan/00000.png"))
+PHOTO_NOT_MASK = ROOT.parent / "shared/samples/blackswan-first-mask-rgb.png"  # a JPEG photo, not a mask
+ARTIFACTS = ROOT / "test-artifacts" / "e2e"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+JOB_TIMEOUT_S = float(os.environ.get("OSVOS_E2E_JOB_TIMEOUT", "600"))
+TIMINGS: dict[str, float] = {}
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        print("chromium is missing: installing it with apt-get", flush=True)
+        subprocess.run(["apt-get", "update"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        path = shutil.which("chromium")
+    if path is None:
+        pytest.fail("chromium could not be installed (apt-get install -y chromium)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """`python scripts/serve.py` on free ports with a fresh store; stopped with SIGINT (Ctrl-C) at the end."""
+    if not SAMPLE_VIDEO.is_file() or not SAMPLE_MASK.is_file():
+        pytest.skip(f"sample inputs missing: {SAMPLE_VIDEO}, {SAMPLE_MASK}")
+    data = tmp_path_factory.mktemp("studio-data")
+    api_port, web_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OSVOS_"))}
+    env.update(OSVOS_DATA_DIR=str(data), OSVOS_API_PORT=str(api_port), OSVOS_WEB_PORT=str(web_port),
+               OSVOS_WORK_SIZE=os.environ.get("OSVOS_E2E_WORK_SIZE", "64"),
+               OSVOS_DEFAULT_BUDGET=os.environ.get("OSVOS_E2E_BUDGET", "2"),
+               PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log_path = ARTIFACTS / "serve.log"
+    log = log_path.open("w")
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "serve.py")], cwd=ROOT, env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{web_port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, f"serve.py exited early:\n{log_path.read_text()[-3000:]}"
+            try:
+                health = requests.get(f"{base}/health.json", timeout=5).json()
+                if health.get("api_ok"):
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            assert time.monotonic() < deadline, f"site/API not up in time:\n{log_path.read_text()[-3000:]}"
+            time.sleep(1)
+        TIMINGS["startup_s"] = time.monotonic() - started
+        yield {"base": base, "api": f"http://127.0.0.1:{api_port}", "proc": proc, "log": log_path}
+    finally:
+        stop = time.monotonic()
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = "killed after 60 s"
+        log.close()
+        TIMINGS["shutdown_s"] = time.monotonic() - stop
+        print(f"\nserve.py stopped with {code} in {TIMINGS['shutdown_s']:.1f} s; timings: "
+              + json.dumps({k: round(v, 1) for k, v in TIMINGS.items()}), flush=True)
+        (ARTIFACTS / "timings.json").write_text(json.dumps(TIMINGS, indent=1))
+        assert code == 0, f"serve.py did not stop cleanly on SIGINT ({code})"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    executable = _chromium()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    outside: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("request", lambda request: outside.append(request.url)
+            if not request.url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:")) else None)
+    page.errors = errors
+    yield page
+    context.close()
+    assert not outside, f"the pages must work offline, but they requested: {outside[:5]}"
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def wait_final_state(page, timeout_s: float) -> str:
+    page.wait_for_function(
+        "() => ['done', 'failed', 'cancelled'].includes("
+        "document.querySelector('[data-testid=progress]').getAttribute('data-state'))",
+        timeout=timeout_s * 1000, polling=500)
+    return page.get_attribute('[data-testid="progress"]', "data-state")
+
+
+def test_upload_progress_preview_trajectory_gallery(studio, page):
+    base = studio["base"]
+    t0 = time.monotonic()
+    page.goto(base + "/")
+    shot(page, "01-home-empty")
+
+    page.goto(base + "/upload/")
+    page.set_input_files('input[name="video"]', str(SAMPLE_VIDEO))
+    page.set_input_files('input[name="mask"]', str(SAMPLE_MASK))
+    page.fill('input[name="name"]', "black swan")
+    shot(page, "02-upload")
+    page.click('[data-testid="submit"]')
+    page.wait_for_url("**/jobs/*/", timeout=120_000)
+    job_url = page.url
+    job_id = job_url.rstrip("/").split("/")[-1]
+    assert page.get_attribute('[data-testid="progress"]', "data-state") in ("queued", "running", "done")
+    # catch it while it runs, for the screenshot (best effort)
+    try:
+        page.wait_for_function("() => document.querySelector('[data-testid=progress]').dataset.state === 'running'"
+                               " && parseFloat(document.querySelector('[data-testid=progress]')"
+                               ".getAttribute('aria-valuenow')) > 0", timeout=60_000, polling=300)
+        shot(page, "03-job-running")
+    except Exception:  # noqa: BLE001 - a fast run may skip straight to done
+        pass
+    submitted = time.monotonic()
+    state = wait_final_state(page, JOB_TIMEOUT_S)
+    TIMINGS["job_s"] = time.monotonic() - submitted
+    shot(page, "04-job-done")
+    error = page.text_content('[data-testid="job-error"]')
+    assert state == "done", f"job ended {state}: {error}\n{studio['log'].read_text()[-3000:]}"
+    job = requests.get(f"{base}/jobs/{job_id}/status.json", timeout=10).json()
+    api_job = requests.get(f"{studio['api']}/api/v1/jobs/{job_id}", timeout=10).json()
+    frames = api_job["frames"]
+    assert frames > 0 and job["state"] == "done"
+    if SAMPLE_VIDEO.name == "blackswan-hevc.mp4":
+        assert frames == 50
+
+    # preview: video.js plays the overlay through the site's proxy; seeking works (Range)
+    page.click('[data-testid="preview-link"]')
+    page.wait_for_url("**/preview/")
+    ready = ("() => { const v = document.querySelector('video#preview');"
+             " return v && v.readyState >= 2; }")
+    page.wait_for_function(ready, timeout=60_000)
+    seeked = page.evaluate("""() => new Promise((resolve) => {
+        const v = document.querySelector('video#preview');
+        v.addEventListener('seeked', () => resolve({t: v.currentTime, rs: v.readyState}), {once: true});
+        v.currentTime = 1.5;
+        setTimeout(() => resolve({t: v.currentTime, rs: v.readyState, timeout: true}), 15000);
+    })""")
+    assert not seeked.get("timeout") and abs(seeked["t"] - 1.5) < 0.1, seeked
+    page.wait_for_function(ready, timeout=30_000)
+    shot(page, "05-preview-overlay")
+    page.click('[data-testid="view-side-by-side"]')
+    page.wait_for_function("() => { const v = document.querySelector('video#preview');"
+                           " return v && v.currentSrc.includes('side_by_side') && v.readyState >= 2; }",
+                           timeout=60_000)
+    size = page.evaluate("() => { const v = document.querySelector('video#preview');"
+                         " return [v.videoWidth, v.videoHeight]; }")
+    assert size[0] > size[1] * 2, size  # side by side is twice as wide
+    shot(page, "06-preview-side-by-side")
+    for name in ("masks.zip", "cutout.webm", "trajectory.csv"):
+        href = page.get_attribute(f'[data-testid="download-{name}"]', "href")
+        response = page.request.get(base + href)
+        assert response.ok and len(response.body()) > 0, name
+
+    # trajectory: one 3-D point per frame; the CSV link; the cursor follows the video
+    page.goto(f"{base}/jobs/{job_id}/trajectory/")
+    plot = page.locator('[data-testid="trajectory-plot"]')
+    page.wait_for_function("() => document.querySelector('[data-testid=trajectory-plot]').dataset.ready === '1'",
+                           timeout=60_000)
+    assert plot.get_attribute("data-points") == str(frames)
+    assert page.evaluate("() => document.querySelector('[data-testid=trajectory-plot]').data[0].z.length") == frames
+    csv_href = page.get_attribute('[data-testid="trajectory-csv"]', "href")
+    csv = page.request.get(base + csv_href).text()
+    assert csv.splitlines()[0] == "frame,time_s,area_px,cx,cy,x_min,y_min,x_max,y_max"
+    assert len(csv.strip().splitlines()) == frames + 1
+    page.evaluate("() => { const v = document.getElementById('traj-video'); v.currentTime = 1.0; }")
+    expected = str(int(1.0 * api_job["fps"] + 1e-6))  # the frame on screen at t = 1 s
+    page.wait_for_function("(f) => document.querySelector('[data-testid=trajectory-plot]')"
+                           ".dataset.currentFrame === f", arg=expected, timeout=20_000)
+    page.wait_for_timeout(500)
+    shot(page, "07-trajectory")
+
+    # gallery lists the job
+    page.goto(base + "/gallery/")
+    item = page.locator(f'[data-testid="gallery-item"][data-job-id="{job_id}"]')
+    assert item.count() == 1
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=gallery-item] img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=20_000)
+    shot(page, "08-gallery")
+    page.goto(base + "/")
+    shot(page, "09-home")
+    assert not page.errors, page.errors
+    TIMINGS["flow_s"] = time.monotonic() - t0
+
+
+def test_the_apis_refusal_is_shown(studio, page):
+    """The JPEG photo of the frame is not a mask: the API refuses it (4xx) and the site shows why."""
+    if not PHOTO_NOT_MASK.is_file():
+        pytest.skip("sample photo missing")
+    page.goto(studio["base"] + "/upload/")
+    page.set_input_files('input[name="video"]', str(SAMPLE_VIDEO))
+    page.set_input_files('input[name="mask"]', str(PHOTO_NOT_MASK))
+    page.click('[data-testid="submit"]')
+    page.wait_for_selector('[data-testid="form-errors"]', timeout=120_000)
+    text = page.text_content('[data-testid="form-errors"]')
+    assert "refused" in text and "mask" in text, text
+    shot(page, "10-upload-refused")
+
+
+def test_drawn_mask_then_cancel(studio, page):
+    """Draw the mask on the first frame (HEVC: extracted by the server), submit, cancel the job."""
+    from PIL import Image
+    import numpy as np
+
+    base = studio["base"]
+    page.goto(base + "/upload/")
+    page.set_input_files('input[name="video"]', str(SAMPLE_VIDEO))
+    page.check('input[name="mask_source"][value="drawn"]')
+    page.wait_for_selector('[data-testid="frame-status"][data-ready="1"]', state="attached", timeout=60_000)
+    print("first frame decoded by the", page.get_attribute('[data-testid="frame-status"]', "data-source"))
+    canvas = page.locator('[data-testid="mask-canvas"]')
+    assert page.evaluate("() => [document.getElementById('mask-canvas').width,"
+                         " document.getElementById('mask-canvas').height]") == [854, 480]
+    box = canvas.bounding_box()
+    scale = box["width"] / 854
+    truth = np.asarray(Image.open(SAMPLE_MASK)) > 0
+    ys, xs = np.nonzero(truth)
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    # polygon: a diamond inside the object's box
+    corners = [((x0 + x1) / 2, y0 + 10), (x1 - 10, (y0 + y1) / 2), ((x0 + x1) / 2, y1 - 10), (x0 + 10, (y0 + y1) / 2)]
+    page.click('[data-tool="polygon"]')
+    for x, y in corners + corners[:1]:
+        page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+    # and a brush stroke
+    page.click('[data-tool="brush"]')
+    page.mouse.move(box["x"] + (x0 + 40) * scale, box["y"] + (y0 + 40) * scale)
+    page.mouse.down()
+    page.mouse.move(box["x"] + (x1 - 40) * scale, box["y"] + (y1 - 40) * scale, steps=8)
+    page.mouse.up()
+    shot(page, "11-upload-draw")
+    page.click('[data-testid="submit"]')
+    page.wait_for_url("**/jobs/*/", timeout=120_000)
+    page.click('[data-testid="cancel"]')
+    page.wait_for_load_state()
+    state = wait_final_state(page, 120)
+    assert state == "cancelled", state
+    shot(page, "12-job-cancelled")
+    assert not page.errors, page.errors
+
+
+def test_first_frame_of_an_h264_video_is_decoded_in_the_browser(studio, page, tmp_path):
+    """A codec the browser plays (H.264) needs no round trip: the canvas gets frame 0 locally."""
+    import imageio_ffmpeg
+
+    clip = tmp_path / "h264.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=160x120:rate=10", "-frames:v", "10", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    str(clip)], check=True)
+    page.goto(studio["base"] + "/upload/")
+    page.check('input[name="mask_source"][value="drawn"]')
+    page.set_input_files('input[name="video"]', str(clip))
+    page.wait_for_selector('[data-testid="frame-status"][data-ready="1"]', state="attached", timeout=30_000)
+    assert page.get_attribute('[data-testid="frame-status"]', "data-source") == "browser"
+    assert page.evaluate("() => [document.getElementById('mask-canvas').width,"
+                         " document.getElementById('mask-canvas').height]") == [160, 120]
+    # submitting with nothing drawn is refused in the page, before any upload
+    page.click('[data-testid="submit"]')
+    assert "Draw the object" in page.text_content("#submit-status")
+    assert page.url.endswith("/upload/")

@@ -1,0 +1,1 @@
+"""The osvos-studio Django project (settings, URLs, WSGI)."""

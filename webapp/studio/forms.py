@@ -1,0 +1,89 @@
+"""Server-side validation of an upload: file types, size caps, and mask size against the video's size."""
+from __future__ import annotations
+
+import os
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+
+from . import media
+
+
+def _extension(name: str) -> str:
+    return os.path.splitext(name or "")[1].lower()
+
+
+class UploadForm(forms.Form):
+    MASK_SOURCES = [("file", "Upload a mask image"), ("drawn", "Draw the mask on the first frame")]
+
+    name = forms.CharField(max_length=120, required=False, strip=True,
+                           widget=forms.TextInput(attrs={"placeholder": "e.g. black swan"}))
+    video = forms.FileField(
+        help_text="MP4, MOV, WebM, MKV or AVI (any codec ffmpeg reads).",
+        widget=forms.ClearableFileInput(attrs={"accept": "video/*," + ",".join(media.VIDEO_EXTENSIONS)}))
+    mask_source = forms.ChoiceField(choices=MASK_SOURCES, initial="file", widget=forms.RadioSelect)
+    mask = forms.FileField(
+        required=True,
+        help_text="The object in white (or any colour) on black, same size as the video; PNG preferred.",
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*," + ",".join(media.MASK_EXTENSIONS)}))
+    budget = forms.FloatField(
+        required=False, min_value=1, max_value=3600, label="Fine-tuning budget (seconds)",
+        help_text="More seconds: a better fit to your object. Empty: the service's default.",
+        widget=forms.NumberInput(attrs={"step": "any", "placeholder": "default"}))
+    snap = forms.BooleanField(required=False, label="Snap mask edges to image contours")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.video_size: tuple[int, int] | None = None
+        self.fields["mask"].error_messages["required"] = (
+            "Choose a mask image, or draw the mask on the video's first frame.")
+
+    def clean_video(self):
+        video = self.cleaned_data["video"]
+        if _extension(video.name) not in media.VIDEO_EXTENSIONS:
+            raise forms.ValidationError(
+                "“%(name)s” is not a video file we accept (allowed: %(allowed)s).",
+                code="video_type", params={"name": video.name, "allowed": ", ".join(media.VIDEO_EXTENSIONS)})
+        if video.size > settings.MAX_VIDEO_BYTES:
+            raise forms.ValidationError(
+                "The video is %(size)s; the limit is %(limit)s.", code="video_size",
+                params={"size": filesizeformat(video.size), "limit": filesizeformat(settings.MAX_VIDEO_BYTES)})
+        if video.size == 0:
+            raise forms.ValidationError("The video file is empty.", code="video_empty")
+        try:
+            with media.local_path(video) as path:
+                frame = media.first_frame(path)
+        except media.MediaError as exc:
+            raise forms.ValidationError("“%(name)s”: %(why)s.", code="video_unreadable",
+                                        params={"name": video.name, "why": exc}) from exc
+        self.video_size = (frame.width, frame.height)
+        return video
+
+    def clean_mask(self):
+        mask = self.cleaned_data["mask"]
+        if _extension(mask.name) not in media.MASK_EXTENSIONS:
+            raise forms.ValidationError(
+                "“%(name)s” is not an image file we accept (allowed: %(allowed)s).",
+                code="mask_type", params={"name": mask.name, "allowed": ", ".join(media.MASK_EXTENSIONS)})
+        if mask.size > settings.MAX_MASK_BYTES:
+            raise forms.ValidationError(
+                "The mask is %(size)s; the limit is %(limit)s.", code="mask_size",
+                params={"size": filesizeformat(mask.size), "limit": filesizeformat(settings.MAX_MASK_BYTES)})
+        try:
+            self.mask_size = media.image_size(mask)
+        except media.MediaError as exc:
+            raise forms.ValidationError("“%(name)s”: %(why)s.", code="mask_unreadable",
+                                        params={"name": mask.name, "why": exc}) from exc
+        return mask
+
+    def clean(self):
+        cleaned = super().clean()
+        mask_size = getattr(self, "mask_size", None)
+        if self.video_size and mask_size and "mask" in cleaned and tuple(mask_size) != tuple(self.video_size):
+            self.add_error("mask", forms.ValidationError(
+                "The mask is %(mw)s×%(mh)s pixels but the video is %(vw)s×%(vh)s: the mask must be drawn on "
+                "the video's first frame at full size.", code="mask_dimensions",
+                params={"mw": mask_size[0], "mh": mask_size[1], "vw": self.video_size[0],
+                        "vh": self.video_size[1]}))
+        return cleaned
