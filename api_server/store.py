@@ -346,7 +346,16 @@ class JobStore:
             if result is not None and result.get("state") == "failed":
                 failed.append(record["id"])
                 log.warning("job %s marked failed: %s", record["id"], reason)
+                if dead:  # its half-written render (tmp/render-<id>-*) will never be published: remove it
+                    self.discard_staging(f"render-{record['id'][:12]}-")
         return failed
+
+    def discard_staging(self, prefix: str) -> None:
+        """Remove the folders under tmp/ whose name starts with ``prefix`` (a dead worker's render)."""
+        with contextlib.suppress(FileNotFoundError):
+            for entry in os.scandir(self.tmp_dir):
+                if entry.name.startswith(prefix) and entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
 
     def cleanup_tmp(self, older_than: float = 6 * 3600) -> None:
         """Remove leftovers of crashed uploads / renders and emptied trash."""

@@ -24,6 +24,8 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MAX_NAME = 200
 MAX_ITERATIONS = 100_000
+MIN_FRAMES = 2
+"""Frame 0 is the one the user's mask is drawn on: a video needs at least one more to have anything to track."""
 
 
 def parse_params(form, settings) -> JobParams:
@@ -104,6 +106,10 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
         if info.frames > settings.max_frames:
             raise ApiError(422, "too_many_frames", f"the video has {info.frames} frames; this server takes at "
                                                    f"most {settings.max_frames} (trim or subsample it)")
+        if info.frames < MIN_FRAMES:
+            raise ApiError(422, "too_few_frames",
+                           f"the video has only {info.frames} frame; at least {MIN_FRAMES} are needed "
+                           "(the mask gives frame 0, the others are what gets segmented)")
         if not info.fps or info.fps <= 0:
             raise ApiError(422, "invalid_video", "the video has no usable frame rate")
         try:

@@ -75,7 +75,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m osvos`` argument parser."""
-    from .system import DEFAULT_BUDGET
+    from .budget import DEFAULT_BUDGET
 
     parser = argparse.ArgumentParser(prog="python -m osvos", description="One-shot video object segmentation.")
     sub = parser.add_subparsers(dest="command", required=True)

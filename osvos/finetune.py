@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from .augment import rescale
+from .budget import Budget
 from .losses import balanced_bce
 from .model import Networks
 
@@ -22,32 +23,6 @@ Cancel = Callable[[], bool]
 
 class Cancelled(RuntimeError):
     """Raised when the caller's cancel flag turned true."""
-
-
-@dataclass(frozen=True)
-class Budget:
-    """Stop after ``seconds`` of training or after ``iterations`` steps, whichever is set (both: first hit)."""
-
-    seconds: float | None = None
-    iterations: int | None = None
-
-    @classmethod
-    def of(cls, value: "Budget | float | int") -> "Budget":
-        """A float is seconds, an int iterations."""
-        if isinstance(value, Budget):
-            return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"budget must be a positive number of seconds (float) or iterations (int): {value!r}")
-        return cls(iterations=value) if isinstance(value, int) else cls(seconds=float(value))
-
-    def fraction(self, elapsed: float, steps: int) -> float:
-        """How much of the budget is used, in [0, 1]."""
-        parts = []
-        if self.seconds is not None:
-            parts.append(elapsed / self.seconds)
-        if self.iterations is not None:
-            parts.append(steps / self.iterations)
-        return min(1.0, max(parts))
 
 
 @dataclass(frozen=True)

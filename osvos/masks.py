@@ -48,6 +48,9 @@ def _strength(image: Image.Image) -> np.ndarray:
         return (np.asarray(image) > 0).astype(np.float32)
     if image.mode in ("RGBA", "LA") and np.ptp(np.asarray(image.getchannel("A"))) > 0:
         return np.asarray(image.getchannel("A"), np.float32) / 255.0
+    if image.mode in ("1", "L", "LA"):
+        # A single-channel mask: white (high) is the object, whatever covers more of the frame.
+        return np.asarray(image.getchannel("L") if image.mode == "LA" else image.convert("L"), np.float32) / 255.0
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         values = np.asarray(image, np.float64)
         span = values.max() - values.min()
@@ -89,7 +92,8 @@ def load_mask(source: str | Path | bytes, size: tuple[int, int] | None = None) -
         raise MaskError(f"the mask is {image.width}x{image.height} but the video is {size[0]}x{size[1]}; "
                         "draw the mask on the video's first frame at its full size")
     gray = np.asarray(image.convert("L"))
-    if np.ptp(gray) == 0 and image.mode != "P":
+    has_alpha = image.mode in ("RGBA", "LA", "PA") and np.ptp(np.asarray(image.getchannel("A"))) > 0
+    if np.ptp(gray) == 0 and image.mode != "P" and not has_alpha:
         if gray.flat[0] >= 128:
             raise MaskError("the mask covers the whole frame (one light colour): mark only the object")
         raise MaskError("the mask is empty (one dark colour): mark the object in the first frame")

@@ -143,6 +143,14 @@ def _bijective(pairs: np.ndarray, cost: np.ndarray) -> np.ndarray:
     return pairs
 
 
+def _resample_count(points: np.ndarray, count: int) -> np.ndarray:
+    """``count`` points evenly spaced along the closed polygon ``points`` (arc length)."""
+    closed = np.vstack([points, points[:1]])
+    arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(closed, axis=0), axis=1))])
+    at = np.linspace(0, arc[-1], count, endpoint=False)
+    return np.stack([np.interp(at, arc, closed[:, 0]), np.interp(at, arc, closed[:, 1])], axis=1)
+
+
 def temporal_instability(mask_a: np.ndarray, mask_b: np.ndarray, shifts: int = 8) -> float:
     """T between two consecutive masks: shape-context matching of their longest contours (lower is steadier).
 
@@ -154,6 +162,8 @@ def temporal_instability(mask_a: np.ndarray, mask_b: np.ndarray, shifts: int = 8
     if ca is None or cb is None or len(ca) < 3 or len(cb) < 3:
         return float("nan")
     pa, pb = resample_contour(ca), resample_contour(cb)
+    count = max(len(pa), len(pb))
+    pa, pb = _resample_count(pa, count), _resample_count(pb, count)
     cost = chi2_cost(shape_context(pa), shape_context(pb))
     m = cost.shape[1]
     starts = set(np.linspace(0, m, shifts, endpoint=False).astype(int)) | set(np.argsort(cost[0])[:4].tolist())

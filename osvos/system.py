@@ -10,13 +10,11 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from .finetune import Budget, Cancel, Cancelled, FinetuneRecipe, Progress, finetune
+from .budget import DEFAULT_BUDGET, Budget
+from .finetune import Cancel, Cancelled, FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "osvos_parent.weights.h5"
-DEFAULT_BUDGET = 60.0
-"""Seconds of online fine-tuning by default (see scripts/benchmark.py)."""
-
 __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
 
 
@@ -146,6 +144,14 @@ class OSVOS:
             self._contours = build_hed()
         return np.asarray(self._contours.predict_on_batch(preprocess(self._to_work(frame))[None]))[0, ..., 0]
 
+    def snap(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Boundary snapping: keep the HED-contour superpixels of ``frame`` that are >50 % inside ``mask``."""
+        from .contour import snap
+
+        small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
+        snapped = snap(small, self.contours(frame)).astype(np.uint8)
+        return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
     def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = 0.5,
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None) -> Iterator[np.ndarray]:
         """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread.
@@ -155,13 +161,9 @@ class OSVOS:
         for count, frame in enumerate(_prefetch(frames), start=1):
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
-            prob = self.probabilities(frame)
-            mask = prob > threshold
+            mask = self.probabilities(frame) > threshold
             if snap:
-                from .contour import snap as snap_mask
-                small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST)
-                snapped = snap_mask(small.astype(bool), self.contours(frame)).astype(np.uint8)
-                mask = cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+                mask = self.snap(frame, mask)
             if progress is not None:
                 progress(count)
             yield mask

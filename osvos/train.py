@@ -125,8 +125,11 @@ def save_checkpoint(run: Path, trainer: DeepSupervision, step: int) -> None:
 
 def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> Path:
     """Train the parent network into ``run``; returns the float16 weights of the final step."""
+    if config.iters % config.checkpoint_every:
+        raise ValueError(f"iters ({config.iters}) must be a multiple of checkpoint_every ({config.checkpoint_every})")
     run = Path(run)
     run.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     nets = build_networks()
     init_from_hed(nets.full)
@@ -145,7 +148,7 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
     if step < config.iters:
         data = DavisBatches(config, step)
         epochs = config.iters // config.checkpoint_every
-        trainer.fit(data, epochs=epochs, initial_epoch=step // config.checkpoint_every, verbose=0,
+        trainer.fit(data, epochs=epochs, initial_epoch=step // config.checkpoint_every, verbose=0, shuffle=False,
                     callbacks=[_Checkpointer(run, trainer, config, step)])
     out = run / "parent.weights.h5"
     save_float16(nets.full, out)

@@ -36,7 +36,7 @@ def spec(settings) -> dict:
     bad_input = {
         "400": _error("missing field or invalid parameter"),
         "413": _error(f"request larger than {settings.max_upload_mb:g} MB"),
-        "422": _error("not a video / no frames / more than the frame cap / mask undecodable, empty, "
+        "422": _error("not a video / fewer than 2 frames / more than the frame cap / mask undecodable, empty, "
                       "full, not a mask or not the video's size"),
     }
     video_response = {"description": "the file; supports Range requests (206) and conditional GET (304)",

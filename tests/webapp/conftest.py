@@ -39,17 +39,11 @@ from django.test.utils import setup_test_environment  # noqa: E402
 setup_test_environment()
 call_command("migrate", interactive=False, verbosity=0)
 
-from webapp_fakes import FakeApi  # noqa: E402
+from webapp_fakes import FakeApi, free_port  # noqa: E402,F401
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: end-to-end test in a real browser (chromium + the real API)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, free_port
+from webapp_fakes import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.browser
 

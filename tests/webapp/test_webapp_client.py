@@ -12,7 +12,10 @@ import time
 import pytest
 
 from studio.api_client import ApiClient, ApiError, ApiUnavailable, Upload, get_client
-from conftest import ROOT, free_port
+from webapp_fakes import free_port
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_errors_carry_the_apis_detail(fake_api):

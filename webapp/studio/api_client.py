@@ -31,8 +31,9 @@ class ApiError(Exception):
 
     @property
     def unavailable(self) -> bool:
-        """True when retrying later may help (API down, timed out, or a 5xx)."""
-        return self.status is None or self.status >= 500
+        """True when retrying later may help (API down, timed out, a 5xx, or the API refusing the site's own
+        credentials, 401/403: a configuration fault of the site, not of the user's files)."""
+        return self.status is None or self.status >= 500 or self.status in (401, 403)
 
     def __str__(self) -> str:
         return self.detail

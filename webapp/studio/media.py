@@ -87,6 +87,8 @@ def image_size(uploaded) -> tuple[int, int]:
                 image.verify()
     except MediaError:
         raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"the image is too large (over {MAX_MASK_PIXELS // 1_000_000} megapixels)") from exc
     except Exception as exc:  # Pillow raises many types for bad input
         raise MediaError("this file is not a readable image (use a PNG, or a JPEG)") from exc
     finally:

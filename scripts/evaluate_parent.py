@@ -1,0 +1,31 @@
+"""The model card's evaluation: parent only, parent + fine-tuning, and + snapping, on a DAVIS split."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from osvos.evaluation import ablation, summary_line  # noqa: E402
+from osvos.budget import DEFAULT_BUDGET  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--davis", default="../shared/davis2016")
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--weights", help="parent weights (default: the shipped ones)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="fine-tune seconds")
+    parser.add_argument("--sequences", help="comma-separated subset")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    sequences = args.sequences.split(",") if args.sequences else None
+    tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=args.budget,
+                      sequences=sequences)
+    for key, table in tables.items():
+        print(f"{key}: {summary_line(table)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""Paths and synthetic cases shared by the osvos library tests."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHARED = REPO.parent / "shared"
+DAVIS = SHARED / "davis2016"
+HEVC_SAMPLE = SHARED / "samples" / "blackswan-hevc.mp4"
+PHOTO_MASK = SHARED / "samples" / "blackswan-first-mask-rgb.png"
+
+
+def square_case(height: int = 48, width: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """A bright square on a dark background (RGB uint8) and its boolean mask."""
+    frame = np.full((height, width, 3), 20, np.uint8)
+    mask = np.zeros((height, width), bool)
+    mask[height // 4:3 * height // 4, width // 4:width * 11 // 16] = True
+    frame[mask] = 230
+    return frame, mask

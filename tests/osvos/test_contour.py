@@ -1,0 +1,91 @@
+"""contour: superpixels that follow the contours, and snapping a mask to them."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from osvos.contour import snap, superpixels
+from osvos.metrics import jaccard
+
+H, W = 64, 96
+SQUARE = np.zeros((H, W), bool)
+SQUARE[16:48, 24:72] = True
+
+
+def square_edges() -> np.ndarray:
+    """A strong contour: 1 on the last pixel inside and the first pixel outside the square, 0 elsewhere."""
+    kernel = np.ones((3, 3), np.uint8)
+    inner = SQUARE & ~cv2.erode(SQUARE.astype(np.uint8), kernel).astype(bool)
+    outer = cv2.dilate(SQUARE.astype(np.uint8), kernel).astype(bool) & ~SQUARE
+    return (inner | outer).astype(np.float32)
+
+
+def spilled(width: int) -> np.ndarray:
+    """The square plus a thin spill of ``width`` pixels along its right and bottom sides."""
+    mask = SQUARE.copy()
+    mask[16:48, 72:72 + width] = True
+    mask[48:48 + width, 24:72] = True
+    return mask
+
+
+def test_superpixels_cover_the_image():
+    labels = superpixels(square_edges())
+    assert labels.shape == (H, W)
+    values = np.unique(labels)
+    assert values[0] == 1 and np.array_equal(values, np.arange(1, len(values) + 1))   # every pixel labelled
+    assert 300 < len(values) < 1000          # about the 600 asked for
+    few = superpixels(square_edges(), count=100)
+    assert 50 < len(np.unique(few)) < 200 and few.min() == 1
+
+
+def test_superpixels_follow_a_strong_contour():
+    labels = superpixels(square_edges(), count=100)
+    inside = np.bincount(labels.ravel(), weights=SQUARE.ravel().astype(float))
+    sizes = np.bincount(labels.ravel())
+    share = inside[sizes > 0] / sizes[sizes > 0]
+    mixed = ((share > 0.05) & (share < 0.95)).mean()
+    assert mixed < 0.05
+
+
+@pytest.mark.parametrize("width", [1, 2, 3])
+def test_snap_removes_thin_spill(width):
+    mask = spilled(width)
+    before = jaccard(mask, SQUARE)
+    after = jaccard(snap(mask, square_edges(), count=100), SQUARE)
+    assert after > before
+    assert after > 0.98
+
+
+def test_snap_default_count_one_pixel_spill():
+    mask = spilled(1)
+    snapped = snap(mask, square_edges())
+    assert snapped.dtype == bool and snapped.shape == (H, W)
+    assert jaccard(snapped, SQUARE) > jaccard(mask, SQUARE)
+
+
+def test_snap_majority_rule():
+    # A mask that is exactly a union of superpixels is unchanged; an empty mask stays empty.
+    edges = square_edges()
+    labels = superpixels(edges, count=100)
+    union = np.isin(labels, [1, 5, 9])
+    assert np.array_equal(snap(union, edges, count=100), union)
+    assert not snap(np.zeros((H, W), bool), edges, count=100).any()
+
+
+def test_hed_contours_peak_on_the_square_boundary():
+    from osvos.contour import build_hed
+    from osvos.model import preprocess
+
+    frame = np.full((32, 48, 3), 30, np.uint8)
+    frame[8:24, 12:36] = 220
+    out = np.asarray(build_hed().predict_on_batch(preprocess(frame)[None]))
+    assert out.shape == (1, 32, 48, 1)
+    strength = out[0, ..., 0]
+    assert 0 <= strength.min() and strength.max() <= 1
+    ring = np.zeros((32, 48), bool)
+    ring[7:25, 11:37] = True
+    ring[10:22, 14:34] = False
+    flat = np.zeros((32, 48), bool)
+    flat[12:20, 18:30] = True
+    assert strength[ring].mean() > 2 * strength[flat].mean()

@@ -1,0 +1,197 @@
+"""evaluation + ``python -m osvos``: scoring folders, the flow baseline and the command line."""
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from osvos_helpers import HEVC_SAMPLE, PHOTO_MASK, REPO, square_case
+from osvos import cli
+from osvos.masks import save_mask
+from osvos.metrics import f_measure, jaccard, temporal_instability
+
+try:
+    evaluation = importlib.import_module("osvos.evaluation")
+except ModuleNotFoundError:  # the module's former name
+    evaluation = importlib.import_module("osvos.evaluate")
+
+VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+SHAPE = (48, 64)
+
+
+def last_line(text: str) -> str:
+    """The last line of stderr (TensorFlow may log above it)."""
+    lines = text.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    return subprocess.run([PYTHON, "-m", "osvos", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def rect(top, left, height, width) -> np.ndarray:
+    mask = np.zeros(SHAPE, bool)
+    mask[top:top + height, left:left + width] = True
+    return mask
+
+
+def score_folders_case(tmp_path):
+    """Two sequences of 5 frames. 'alpha': perfect on frames 1..3 (J = 1). 'beta': frames 1..3 predict the left
+    half of the object (J = 0.5). Frames 0 and 4 are wrong in both (not scored) → mean J = 0.75."""
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    expected = {}
+    for name, predict in (("alpha", lambda g: g), ("beta", lambda g: g & (np.arange(SHAPE[1]) < g.nonzero()[1].min() + 10))):
+        (pred / name).mkdir(parents=True)
+        (gt / name).mkdir(parents=True)
+        gts = [rect(10 + k, 12 + 2 * k, 20, 20) for k in range(5)]
+        preds = [rect(28, 40, 20, 20)] + [predict(g) for g in gts[1:4]] + [rect(0, 0, 20, 20)]   # wrong ends
+        for k, (p, g) in enumerate(zip(preds, gts)):
+            save_mask(p, pred / name / f"{k:05d}.png")
+            save_mask(g, gt / name / f"{k:05d}.png")
+        expected[name] = {
+            "J": np.mean([jaccard(p, g) for p, g in zip(preds[1:4], gts[1:4])]),
+            "F": np.mean([f_measure(p, g) for p, g in zip(preds[1:4], gts[1:4])]),
+            "T": np.mean([temporal_instability(a, b) for a, b in zip(preds, preds[1:])]),   # all finite here
+        }
+    assert expected["alpha"]["J"] == 1.0 and expected["beta"]["J"] == 0.5
+    assert np.isfinite([expected[n]["T"] for n in expected]).all()
+    return pred, gt, expected
+
+
+def test_score_folders_in_process(tmp_path):
+    pred, gt, expected = score_folders_case(tmp_path)
+    table = evaluation.score_folders(pred, gt)
+    assert list(table.index) == ["alpha", "beta"]
+    assert list(table.columns) == evaluation.COLUMNS
+    assert table.loc["alpha", "J_mean"] == 1.0 and table.loc["beta", "J_mean"] == 0.5
+    assert table.loc["beta", "J_recall"] == 0.0             # 0.5 is not > 0.5
+    for name in ("alpha", "beta"):
+        assert table.loc[name, "F_mean"] == pytest.approx(expected[name]["F"])
+        assert table.loc[name, "T_mean"] == pytest.approx(expected[name]["T"])
+    assert evaluation.score_folders(pred, gt, ["beta"]).index.tolist() == ["beta"]
+    assert evaluation.summary_line(table).startswith("mean J=75.0 F=")
+
+
+def test_evaluate_cli_prints_table_and_summary(tmp_path):
+    pred, gt, expected = score_folders_case(tmp_path)
+    out = tmp_path / "out"
+    proc = run_cli("evaluate", "--pred", str(pred), "--gt", str(gt), "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    f_mean = 100 * np.mean([expected[n]["F"] for n in expected])
+    t_mean = 100 * np.mean([expected[n]["T"] for n in expected])
+    assert re.fullmatch(r"mean J=-?\d+\.\d F=-?\d+\.\d T=-?\d+\.\d", lines[-1])
+    assert lines[-1] == f"mean J=75.0 F={f_mean:.1f} T={t_mean:.1f}"
+    table = "\n".join(lines[:-1])
+    assert "| alpha" in table and "| beta" in table and "| mean" in table and "J_mean" in table
+    assert re.search(r"\|\s*-+", table)          # a markdown header rule
+
+    csv = pd.read_csv(out / "results.csv", index_col=0)
+    assert csv.loc["alpha", "J_mean"] == pytest.approx(100.0)
+    assert csv.loc["beta", "J_mean"] == pytest.approx(50.0)
+    assert csv.loc["mean", "J_mean"] == pytest.approx(75.0)
+    assert csv.loc["mean", "F_mean"] == pytest.approx(f_mean, abs=0.01)
+    markdown = (out / "results.md").read_text()
+    assert "alpha" in markdown and "beta" in markdown and "75.0" in markdown
+
+
+def test_evaluate_cli_needs_gt(tmp_path, capsys):
+    assert cli.main(["evaluate", "--pred", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("error:")
+
+
+def test_flow_propagate_follows_a_translating_square():
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 80, SHAPE).astype(np.uint8), (0, 0), 1)
+    texture = cv2.GaussianBlur(rng.integers(150, 255, (16, 16)).astype(np.uint8), (0, 0), 1)
+    frames, gts = [], []
+    for k in range(6):
+        gray = background.copy()
+        gray[16:32, 8 + 3 * k:24 + 3 * k] = texture
+        frames.append(np.dstack([gray] * 3))
+        gts.append(rect(16, 8 + 3 * k, 16, 16))
+    masks = list(evaluation.flow_propagate(iter(frames), gts[0]))
+    assert len(masks) == 6
+    assert np.array_equal(masks[0], gts[0])
+    scores = [jaccard(m, g) for m, g in zip(masks, gts)]
+    assert min(scores) > 0.8, scores
+    # Not just the first mask repeated: it moved.
+    assert jaccard(masks[-1], gts[0]) < 0.5
+
+
+def test_help_lists_commands(capsys):
+    # In-process (the `python -m osvos` entry point itself is run by the subprocess tests here).
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "segment" in out and "evaluate" in out
+    with pytest.raises(SystemExit) as info:
+        cli.main(["segment", "--help"])
+    out = capsys.readouterr().out
+    assert "--frames" in out and "--mask" in out and "--budget" in out and "--work-size" in out
+
+
+@pytest.fixture
+def frames_dir(tmp_path):
+    """4 frames 48×64 (PNG, lossless) of a square moving right, and the first frame's mask."""
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k in range(4):
+        frame, mask = square_case()
+        frame = np.roll(frame, 2 * k, axis=1)
+        cv2.imwrite(str(folder / f"clip_{k:03d}.png"), frame[..., ::-1])
+        if k == 0:
+            save_mask(mask, tmp_path / "mask.png")
+    return folder, tmp_path / "mask.png"
+
+
+def test_segment_cli_on_frames(frames_dir, tmp_path):
+    folder, mask = frames_dir
+    out = tmp_path / "out"
+    proc = run_cli("segment", "--frames", str(folder), "--mask", str(mask), "--out", str(out),
+                   "--budget", "0", "--work-size", "64")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"clip_{k:03d}.png" for k in range(4)]
+    for path in out.iterdir():
+        written = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert written.shape == SHAPE and written.dtype == np.uint8
+        assert set(np.unique(written)) <= {0, 255}
+    assert "wrote 4 masks" in proc.stdout and "0 steps" in proc.stdout
+
+
+@pytest.mark.parametrize("case", ["wrong-size", "all-black", "missing"])
+def test_segment_cli_bad_mask(frames_dir, tmp_path, case, capsys):
+    # In-process for speed (an exception would fail the test); the subprocess case is the next test.
+    folder, _ = frames_dir
+    bad = tmp_path / "bad.png"
+    if case == "wrong-size":
+        save_mask(rect(5, 5, 10, 10)[:40], bad)
+    elif case == "all-black":
+        cv2.imwrite(str(bad), np.zeros(SHAPE, np.uint8))
+    code = cli.main(["segment", "--frames", str(folder), "--mask", str(bad), "--out", str(tmp_path / "out"),
+                     "--budget", "0", "--work-size", "64"])
+    assert code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error:") and len(message.splitlines()) == 1
+    assert {"wrong-size": "64x40", "all-black": "empty", "missing": "bad.png"}[case] in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_segment_cli_refuses_photo_as_mask(tmp_path):
+    # The shared "mask" is a JPEG photo of blackswan's first frame, the same size as the video.
+    proc = run_cli("segment", "--video", str(HEVC_SAMPLE), "--mask", str(PHOTO_MASK), "--out",
+                   str(tmp_path / "out"), "--budget", "0", "--work-size", "64")
+    assert proc.returncode == 2
+    assert last_line(proc.stderr).startswith("error:") and "photo" in last_line(proc.stderr)
+    assert "Traceback" not in proc.stderr

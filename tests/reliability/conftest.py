@@ -1,0 +1,59 @@
+"""Fixtures for the reliability tests: the API and the site as real processes on free loopback ports.
+
+The machinery (process control, the bad-input cases, the crash and load scenarios) lives in
+scripts/reliability_report.py, which also regenerates docs/RELIABILITY.md from the same code; small clips and
+masks come from tests/api/api_helpers.py. One stack serves the whole session (one model load); the crash test
+kills and restarts its processes on the same ports and store.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+for _path in (ROOT, ROOT / "scripts", ROOT / "tests" / "api"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import reliability_report as rr  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "reliability: bad input, crash recovery, duplicates and load against live "
+                                       "API and site processes (tests/reliability; in the default run)")
+
+
+@pytest.fixture(scope="session")
+def media(tmp_path_factory) -> rr.Media:
+    return rr.make_media(tmp_path_factory.mktemp("reliability-media"))
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    """`python -m api_server` (real model, OSVOS_WORK_SIZE=64, a bearer token, small caps) and
+    `python scripts/serve.py --no-api` pointed at it, sharing a fresh store."""
+    live = rr.Stack(tmp_path_factory.mktemp("reliability-run"))
+    try:
+        live.start()
+    except Exception:
+        live.close()
+        raise
+    yield live
+    live.close()
+
+
+@pytest.fixture(scope="session")
+def ctx(stack, media) -> rr.Context:
+    return rr.Context(stack, media)
+
+
+@pytest.fixture
+def live(stack):
+    """The stack, guaranteed running again after the test (a failed crash test must not take the rest down)."""
+    yield stack
+    for service, wait in ((stack.api, stack.wait_api), (stack.site, stack.wait_site)):
+        if not service.running():
+            service.start()
+            wait()
