@@ -28,13 +28,13 @@ def _segment(args: argparse.Namespace) -> int:
             names = [p.stem for p in paths]
             size, frames = (first.shape[1], first.shape[0]), lambda: (read_rgb(p) for p in paths)
         mask = load_mask(args.mask, size)
+        started = time.perf_counter()
+        model = OSVOS.load(args.weights, work_size=args.work_size)
     except (VideoError, MaskError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    model = OSVOS.load(args.weights, work_size=args.work_size)
     first = next(iter(frames()))
     if args.budget > 0:
         with tqdm(total=1.0, desc="fine-tune", bar_format="{l_bar}{bar}| {n:.0%} [{elapsed}<{remaining}]") as bar:

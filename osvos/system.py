@@ -132,7 +132,7 @@ class OSVOS:
         """Foreground probability per pixel (float32, input resolution) for one RGB frame."""
         small = self._to_work(frame)
         logits = np.asarray(self.nets.segmenter.predict_on_batch(preprocess(small)[None]))[0, ..., 0]
-        prob = 1.0 / (1.0 + np.exp(-logits.astype(np.float32)))
+        prob = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float32), -80.0, 80.0)))
         if small.shape[:2] != frame.shape[:2]:
             prob = cv2.resize(prob, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
         return prob

@@ -41,7 +41,9 @@ def _run(args: list[str], *, stdin: bytes | None = None) -> subprocess.Completed
 def probe_video(path: str | Path) -> VideoInfo:
     """Return size, fps and exact frame count of the first video stream (counts by decoding)."""
     path = str(path)
-    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+    if not Path(path).is_file():
+        raise VideoError(f"no video file at {path}")
+    if Path(path).stat().st_size == 0:
         raise VideoError("the video file is empty")
     args = ffmpeg.input(path).output("-", format="null", map="0:v:0", fps_mode="passthrough")
     proc = _run(args.compile(cmd=FFMPEG) + ["-nostdin"])
