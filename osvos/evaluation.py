@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import time
+from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -69,14 +70,14 @@ def _predict(method: str, weights: str | None, budget: float, snap: bool, work_s
         else:
             model.reset()
         masks = model.segment((read_rgb(p) for p in paths[1:]), snap=snap)
-        return _with_first(mask, masks), {"finetune_s": model.last_finetune.get("seconds", 0.0)}
+        return chain([mask], masks), {"finetune_s": model.last_finetune.get("seconds", 0.0)}
 
     return run
 
 
-def _with_first(first: np.ndarray, rest: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
-    yield first
-    yield from rest
+def _jft(j: float, f: float, t: float) -> str:
+    """Scores in [0, 1] as ``J=<x> F=<y> T=<z>`` in percent, one decimal."""
+    return f"J={100 * j:.1f} F={100 * f:.1f} T={100 * t:.1f}"
 
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
@@ -91,19 +92,20 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
         seq = load_sequence(davis, name)
         folder = out / "masks" / name
         folder.mkdir(parents=True, exist_ok=True)
+        gts = [seq.mask(i) for i in range(len(seq.frames))]
         started = time.perf_counter()
-        masks, info = predict(list(seq.frames), seq.mask(0))
+        masks, info = predict(list(seq.frames), gts[0])
         preds = []
         for path, mask in zip(seq.frames, masks):
             save_mask(mask, folder / f"{path.stem}.png")
             preds.append(mask)
         wall = time.perf_counter() - started
         tuned = info.get("finetune_s", 0.0)
-        scores = score_sequence(preds, [seq.mask(i) for i in range(len(seq.frames))])
+        scores = score_sequence(preds, gts)
         rows.append({"sequence": name, **scores, "finetune_s": tuned,
                      "s_per_frame": (wall - tuned) / max(1, len(seq.frames) - 1)})
-        log(f"{name}: J={100 * scores['J_mean']:.1f} F={100 * scores['F_mean']:.1f} "
-            f"T={100 * scores['T_mean']:.1f} fine-tune {tuned:.1f}s, {rows[-1]['s_per_frame']:.2f} s/frame")
+        log(f"{name}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])} "
+            f"fine-tune {tuned:.1f}s, {rows[-1]['s_per_frame']:.2f} s/frame")
     return pd.DataFrame(rows).set_index("sequence")
 
 
@@ -140,8 +142,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         for key, masks in preds.items():
             scores = score_sequence(masks, gts)
             rows[key].append({"sequence": name, **scores, **timing[key]})
-            log(f"{name} {key}: J={100 * scores['J_mean']:.1f} F={100 * scores['F_mean']:.1f} "
-                f"T={100 * scores['T_mean']:.1f}")
+            log(f"{name} {key}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])}")
     tables = {key: pd.DataFrame(value).set_index("sequence") for key, value in rows.items()}
     for key, table in tables.items():
         write_tables(table, out, key)
@@ -151,7 +152,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
 def summary_line(table: pd.DataFrame) -> str:
     """The last line the CLI prints: ``mean J=<x> F=<y> T=<z>`` in percent, one decimal."""
     mean = table[["J_mean", "F_mean", "T_mean"]].mean()
-    return f"mean J={100 * mean['J_mean']:.1f} F={100 * mean['F_mean']:.1f} T={100 * mean['T_mean']:.1f}"
+    return f"mean {_jft(mean['J_mean'], mean['F_mean'], mean['T_mean'])}"
 
 
 def to_percent(table: pd.DataFrame) -> pd.DataFrame:
