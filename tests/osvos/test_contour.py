@@ -89,3 +89,18 @@ def test_hed_contours_peak_on_the_square_boundary():
     flat = np.zeros((32, 48), bool)
     flat[12:20, 18:30] = True
     assert strength[ring].mean() > 2 * strength[flat].mean()
+
+
+def test_hed_head_on_a_shared_trunk_equals_the_whole_hed():
+    from osvos.contour import build_hed, build_hed_head, shares_hed_trunk
+    from osvos.model import build_networks, init_from_hed, preprocess
+
+    nets = build_networks()
+    assert not shares_hed_trunk(nets.full)            # random init: the contour head must not reuse it
+    init_from_hed(nets.full)
+    assert shares_hed_trunk(nets.full)
+    x = preprocess(np.random.default_rng(3).integers(0, 255, (37, 53, 3)).astype(np.uint8))[None]
+    whole = np.asarray(build_hed().predict_on_batch(x))
+    shared = np.asarray(build_hed_head().predict_on_batch(nets.features.predict_on_batch(x)))
+    assert whole.shape == shared.shape == (1, 37, 53, 1)
+    assert np.allclose(whole, shared, atol=1e-5)

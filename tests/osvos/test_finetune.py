@@ -159,3 +159,21 @@ def test_finetuning_learns_the_square():
     assert net.last_finetune["steps"] == 40
     assert after > 0.8
     assert after > before + 0.2
+
+
+def test_analyse_shares_one_trunk_pass_between_heads(model, square):
+    """analyse(): the fine-tuned, parent and contour heads on one conv1–3 pass give what the separate paths
+    give; segment(snap=True) is snap() of the thresholded probability."""
+    frame, mask = square
+    model.reset()
+    parent = model.probabilities(frame)
+    model.finetune(frame, mask, 3)
+    views = model.analyse(frame, parent=True)
+    assert set(views) == {"probability", "parent_probability", "contours"}
+    assert len(model._hed().inputs) == 3  # the shipped weights keep HED's conv1–3: the shared path ran
+    assert np.allclose(views["probability"], model.probabilities(frame), atol=1e-4)
+    assert np.allclose(views["parent_probability"], parent, atol=1e-4)
+    assert not np.allclose(views["probability"], views["parent_probability"], atol=1e-4)
+    assert views["contours"].shape == (48, 64) and 0 <= views["contours"].min() <= views["contours"].max() <= 1
+    snapped = next(model.segment([frame], snap=True))
+    assert np.array_equal(snapped, model.snap(frame, views["probability"] > 0.5))
