@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
+
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used (the message names it)."""
@@ -27,9 +29,9 @@ class Settings:
     """``OSVOS_CACHE_GB``: size budget of the job store; least recently used finished jobs are evicted."""
     weights: str | None = None
     """``OSVOS_WEIGHTS``: parent network weights; unset = the weights shipped with osvos."""
-    work_size: int | None = None
-    """``OSVOS_WORK_SIZE``: longest side at which the network runs; unset = full resolution."""
-    default_budget: float = 60.0
+    work_size: int = DEFAULT_WORK_SIZE
+    """``OSVOS_WORK_SIZE``: longest side at which the network runs (default: osvos's); 0 = full resolution."""
+    default_budget: float = DEFAULT_BUDGET
     """``OSVOS_DEFAULT_BUDGET``: fine-tuning seconds when a request gives no ``budget``."""
     max_budget: float = 1800.0
     """``OSVOS_MAX_BUDGET``: the largest ``budget`` (seconds) a request may ask for."""
@@ -37,6 +39,9 @@ class Settings:
     """``OSVOS_INFER_TIMEOUT``: how long the synchronous ``POST /api/infer`` waits for its job."""
     stale_after: float = 300.0
     """``OSVOS_STALE_AFTER``: a running job whose worker has not beaten its heart for this long is failed."""
+    worker_nice: int = 10
+    """``OSVOS_WORKER_NICE``: niceness a worker-only process (``--worker-only``) gives itself, so the model
+    takes only the CPU time that HTTP requests leave (0 = same priority)."""
     poll_interval: float = 1.0
     """Longest pause of an idle worker between two looks at the queue (seconds)."""
 
@@ -45,7 +50,7 @@ class Settings:
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_budget": "OSVOS_DEFAULT_BUDGET",
         "max_budget": "OSVOS_MAX_BUDGET", "infer_timeout": "OSVOS_INFER_TIMEOUT",
-        "stale_after": "OSVOS_STALE_AFTER",
+        "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
 
     @classmethod
@@ -79,11 +84,12 @@ class Settings:
             (self.max_upload_mb > 0, "OSVOS_MAX_UPLOAD_MB must be positive"),
             (self.max_frames > 0, "OSVOS_MAX_FRAMES must be positive"),
             (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
-            (self.work_size is None or self.work_size >= 16, "OSVOS_WORK_SIZE must be at least 16"),
+            (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
             (self.default_budget > 0, "OSVOS_DEFAULT_BUDGET must be positive"),
             (self.max_budget >= self.default_budget, "OSVOS_MAX_BUDGET must be at least OSVOS_DEFAULT_BUDGET"),
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
+            (0 <= self.worker_nice <= 19, "OSVOS_WORKER_NICE must be between 0 and 19"),
         ]
         for ok, message in checks:
             if not ok:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
+
 
 def _segment(args: argparse.Namespace) -> int:
     from .davis import read_rgb
@@ -75,8 +77,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m osvos`` argument parser."""
-    from .budget import DEFAULT_BUDGET
-
     parser = argparse.ArgumentParser(prog="python -m osvos", description="One-shot video object segmentation.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--frames", help="a folder of frames (.jpg/.png, sorted by name)")
     seg.add_argument("--mask", required=True, help="first-frame mask image")
     seg.add_argument("--out", required=True, help="output folder for 0/255 PNG masks")
-    _model_options(seg, DEFAULT_BUDGET)
+    _model_options(seg)
     seg.set_defaults(run=_segment)
 
     ev = sub.add_parser("evaluate", help="score masks, or run a method on a DAVIS split, with J, F and T")
@@ -97,17 +97,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--method", choices=("osvos", "flow"), default="osvos")
     ev.add_argument("--sequences", help="comma-separated subset")
     ev.add_argument("--out", help="folder for masks, results.csv and results.md")
-    _model_options(ev, DEFAULT_BUDGET)
+    _model_options(ev)
     ev.set_defaults(run=_evaluate)
     return parser
 
 
-def _model_options(parser: argparse.ArgumentParser, budget: float) -> None:
+def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="parent weights (default: models/osvos_parent.weights.h5)")
-    parser.add_argument("--budget", type=float, default=budget, help="fine-tune seconds (0 = parent only)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
+                        help=f"fine-tune seconds (default {DEFAULT_BUDGET:g}; 0 = parent only)")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
                         help="snap masks to contour superpixels")
-    parser.add_argument("--work-size", type=int, default=None, help="longest side the network runs at")
+    parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
+                        help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 
 
 def main(argv: list[str] | None = None) -> int:
