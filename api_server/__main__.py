@@ -12,11 +12,27 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
+from pathlib import Path
 
 from .server import ApiServer
 from .settings import Settings, SettingsError
+
+
+def lower_priority(increment: int) -> None:
+    """Renice every thread of this process by ``increment``; threads started later (the model's pools) inherit
+    it. Linux keeps niceness per thread, so ``os.nice`` alone would miss threads that imports already started."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        os.nice(increment)
+        return
+    for tid in (int(name) for name in os.listdir(tasks)):
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
+        except ProcessLookupError:
+            pass  # a thread that ended meanwhile
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
 
+    if args.worker_only and settings.worker_nice:
+        lower_priority(settings.worker_nice)
     server = ApiServer(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
                        serve_http=not args.worker_only)
 

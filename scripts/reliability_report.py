@@ -927,8 +927,8 @@ def latency(ctx: Context, pollers: int = 50, interval: float = 0.25, window: flo
 
 def latency_separate_worker(base: Path, media: Media, pollers: int = 50, interval: float = 0.25,
                             window: float = 6.0, rounds: int = 3, budget: float = 40.0, log=print) -> dict:
-    """The same API measurement with the worker in its own process (``--workers 0`` for HTTP plus
-    ``python -m api_server --worker-only``, the scale-out layout of api_server/README.md)."""
+    """The same measurements in the product's layout (what ``scripts/serve.py`` runs): ``--workers 0`` for
+    HTTP plus ``python -m api_server --worker-only``, which lowers its own priority (``OSVOS_WORKER_NICE``)."""
     stack = Stack(base)
     stack.api.argv[stack.api.argv.index("--workers") + 1] = "0"
     worker = Service("worker", [sys.executable, "-m", "api_server", "--worker-only", "--workers", "1"],
@@ -936,8 +936,7 @@ def latency_separate_worker(base: Path, media: Media, pollers: int = 50, interva
     try:
         stack.start()
         worker.start()
-        out = latency(Context(stack, media), pollers, interval, window, budget=budget, site_interval=None,
-                      rounds=rounds, log=log)
+        out = latency(Context(stack, media), pollers, interval, window, budget=budget, rounds=rounds, log=log)
     finally:
         worker.stop()
         stack.close()
@@ -1143,19 +1142,15 @@ def write_markdown(path: Path, data: dict) -> None:
     lines.append(f"| 10 concurrent identical posts | {'ok' if dup['ok'] else 'FAILED'}: {dup['distinct_ids']} id, "
                  f"{dup['created']} computation (attempts {dup['attempts']}, worker starts {dup['worker_starts']}), "
                  f"statuses {sorted(set(dup['statuses']))} |")
-    lat = data["latency"]["api"]
-    slat = data["latency"]["site"]
-    rounds = data["latency"]["api_rounds"]
-    lines.append(f"| 50 pollers, API job status | p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms (median of "
-                 f"{len(rounds)} rounds; p99 per round {', '.join(str(r['p99_ms']) for r in rounds)} ms: "
-                 f"{_verdict(rounds)}), errors {sum(r['errors'] for r in rounds)} |")
-    if data["latency"].get("separate_worker_rounds"):
-        sep = data["latency"]["separate_worker_rounds"]
-        lines.append(f"| … with the worker in its own process | p50 {data['latency']['separate_worker']['p50_ms']} ms,"
-                     f" p99 {data['latency']['separate_worker']['p99_ms']} ms (p99 per round "
-                     f"{', '.join(str(r['p99_ms']) for r in sep)} ms: {_verdict(sep)}) |")
-    lines.append(f"| 50 pollers, site status.json | p50 {slat['p50_ms']} ms, p99 {slat['p99_ms']} ms, "
-                 f"{slat['requests']} requests, {slat['errors']} errors |")
+    emb, sep = data["latency"], data["latency"]["separate"]
+    for label, run in (("product layout (worker process at nice 10)", sep), ("embedded worker", emb)):
+        rounds = run["api_rounds"]
+        lines.append(f"| 50 pollers, API job status, {label} | p50 {run['api']['p50_ms']} ms, p99 "
+                     f"{run['api']['p99_ms']} ms (median of {len(rounds)} rounds; p99 per round "
+                     f"{', '.join(str(r['p99_ms']) for r in rounds)} ms: {_verdict(rounds)}), errors "
+                     f"{sum(r['errors'] for r in rounds)} |")
+        lines.append(f"| 50 pollers, site status.json, {label} | p50 {run['site']['p50_ms']} ms, p99 "
+                     f"{run['site']['p99_ms']} ms, {run['site']['requests']} requests, {run['site']['errors']} errors |")
     crash = data["crash"]
     lines.append(f"| kill -9 of API (mid fine-tuning) and site | {'ok' if crash['ok'] else 'FAILED'}: "
                  f"{sum(crash['checks'].values())}/{len(crash['checks'])} checks |")
@@ -1196,31 +1191,32 @@ def write_markdown(path: Path, data: dict) -> None:
               f"`{dup['final_state']}`",
               f"- wall time of the ten posts: {dup['elapsed_s']} s", ""]
     lines += ["## Status latency under 50 concurrent pollers", "",
-              f"A job fine-tunes (`budget={data['latency']['budget_s']:g}` s: the CPU is busy with the model) "
+              f"A job fine-tunes (`budget={emb['budget_s']:g}` s: the CPU is busy with the model) "
               "while 50 clients, each with its own keep-alive session, poll its status "
               "(`benchmark_api.poll_latency`): the API every "
-              f"{lat['interval_s']:g} s each (four times what a job page does), the site every "
-              f"{slat['interval_s']:g} s each (what `job.js` does). Latency is send → whole body read, measured "
-              "in the client process on the same 2-core machine.", "",
+              f"{emb['api']['interval_s']:g} s each (four times what a job page does), the site every "
+              f"{emb['site']['interval_s']:g} s each (what `job.js` does). Latency is send → whole body read, "
+              "measured in the client process on the same 2-core machine. Two layouts: the product's "
+              "(`scripts/serve.py`: the API serves HTTP only, the model runs in a `--worker-only` process that "
+              "lowers its priority to nice `OSVOS_WORKER_NICE`=10), and `python -m api_server` alone (worker "
+              "thread inside the API process).", "",
               "| endpoint | requests | rate | errors | p50 | p90 | p99 | max | states seen |",
               "|---|---|---|---|---|---|---|---|---|"]
-    rows = [(f"API `GET /api/v1/jobs/<id>` (embedded worker, the default), round {i}", r)
-            for i, r in enumerate(data["latency"]["api_rounds"], 1)]
-    rows.append(("site `GET /jobs/<id>/status.json` (asks the API in turn)", slat))
-    rows += [(f"API `GET /api/v1/jobs/<id>`, worker in its own process, round {i}", r)
-             for i, r in enumerate(data["latency"].get("separate_worker_rounds") or [], 1)]
+    rows = []
+    for label, run in (("product layout", sep), ("embedded worker", emb)):
+        rows += [(f"API `GET /api/v1/jobs/<id>`, {label}, round {i}", r) for i, r in enumerate(run["api_rounds"], 1)]
+        rows.append((f"site `GET /jobs/<id>/status.json` (asks the API in turn), {label}", run["site"]))
     for label, res in rows:
         lines.append(f"| {label} | {res['requests']} | {res['rate_per_s']}/s (every {res['interval_s']:g} s) | "
                      f"{res['errors']} | {res['p50_ms']} ms | {res['p90_ms']} ms | {res['p99_ms']} ms | "
                      f"{res['max_ms']} ms | {res['states_seen']} |")
-    lines += ["", f"p99 of the API with its embedded worker (the default layout): "
-                  f"**{_verdict(data['latency']['api_rounds'])}**"
-                  f" (p50 is {', '.join(str(r['p50_ms']) for r in data['latency']['api_rounds'])} ms). The job was "
-                  f"still running at the end of the measurement: {data['latency']['still_running_after']}; it was "
-                  f"then cancelled ({data['latency']['final_state']}). Status requests never touch the model: they "
-                  "read `job.json` (replaced atomically by the worker), so they do not wait for fine-tuning; what "
-                  "remains is competition for the two cores (and, in the embedded layout, for the GIL) with the "
-                  "fine-tuning thread, the 50 client threads and whatever else the machine runs.", "",
+    lines += ["", f"p99 of the API in the product layout: **{_verdict(sep['api_rounds'])}**; with the worker "
+                  f"embedded in the API process: **{_verdict(emb['api_rounds'])}**. The job was still running "
+                  f"at the end of each measurement: {sep['still_running_after']} / {emb['still_running_after']}; "
+                  "it was then cancelled. Status requests never touch the model: they read `job.json` (replaced "
+                  "atomically by the worker). What remains is competition for the two cores with the model (and, "
+                  "embedded, for the GIL); a worker process at nice 10 gets the CPU only when requests leave it.",
+              "",
               "Reproduce against any running API: `python scripts/benchmark_api.py VIDEO MASK --url URL "
               "--budget 20 --pollers 50` (and `--duplicates 10`).", ""]
     lines += ["## Crash recovery (kill -9)", "",
@@ -1298,9 +1294,8 @@ def run_all(base: Path, *, pollers: int = 50, log=print) -> dict:
         wrong_token = site_with_wrong_token(stack, media)
     finally:
         stack.close()
-    log("latency with the worker in a separate process:")
-    separate = latency_separate_worker(base / "separate", media, pollers, log=log)
-    lat["separate_worker"], lat["separate_worker_rounds"] = separate["api"], separate["api_rounds"]
+    log("latency in the product layout (worker in its own, lower-priority process):")
+    lat["separate"] = latency_separate_worker(base / "separate", media, pollers, log=log)
     return {"matrix": results, "after": after, "duplicates": dup, "latency": lat, "crash": crash,
             "deploy": deploy, "tokens": tokens, "wrong_token": wrong_token,
             "duration_s": time.monotonic() - started}

@@ -1,11 +1,13 @@
 #!/usr/bin/env python
-"""Run osvos studio: the API (with its embedded worker) and the web site, together, on this machine.
+"""Run osvos studio: the API, its worker and the web site, together, on this machine.
 
     python scripts/serve.py                 # API on 127.0.0.1:5000, site on http://127.0.0.1:8000
     OSVOS_API_PORT=5001 OSVOS_WEB_PORT=8080 OSVOS_DATA_DIR=/srv/osvos python scripts/serve.py
 
-The API runs as a subprocess (`python -m api_server --port $OSVOS_API_PORT`); the site is served by
-waitress in this process after its database migrations are applied. Ctrl-C (or SIGTERM) stops both.
+The API runs as a subprocess serving HTTP only (`python -m api_server --workers 0`), and the model in
+another one (`python -m api_server --worker-only`) at a lower CPU priority (OSVOS_WORKER_NICE, default 10),
+so status requests never queue behind fine-tuning; a worker that dies is restarted. The site is served by
+waitress in this process after its database migrations are applied. Ctrl-C (or SIGTERM) stops all three.
 Storage: OSVOS_DATA_DIR (default data/store) is the API's job store; the site keeps its database and
 uploads in its webapp/ subfolder. With --no-api only the site runs, talking to OSVOS_API_URL.
 """
@@ -59,22 +61,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-class ApiProcess:
-    """`python -m api_server` as a child in its own process group (so Ctrl-C reaches it only through us)."""
+class Child:
+    """`python -m api_server ARGS` as a child in its own process group (so Ctrl-C reaches it only through us).
 
-    def __init__(self, port: int, env: dict[str, str]):
-        self.port = port
-        self.proc = subprocess.Popen([sys.executable, "-m", "api_server", "--port", str(port)], cwd=ROOT, env=env,
-                                     start_new_session=True)
+    ``restart``: start it again when it dies (after a pause that grows while it keeps dying at once).
+    """
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], *, restart: bool = False):
+        self.name, self.argv, self.env, self.restart = name, [sys.executable, "-m", "api_server", *args], env, restart
         self.stopping = False
-        self._watch = threading.Thread(target=self._watcher, name="api-watch", daemon=True)
+        self._lock = threading.Lock()  # stop() and a restart never interleave: no child outlives stop()
+        self.proc = self._spawn()
+        self._watch = threading.Thread(target=self._watcher, name=f"{name}-watch", daemon=True)
         self._watch.start()
 
+    def _spawn(self) -> subprocess.Popen:
+        return subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+
     def _watcher(self) -> None:
-        code = self.proc.wait()
-        if not self.stopping:
-            log.error("the API process exited with status %s; the site stays up and reports the API as "
-                      "unavailable (uploads are kept)", code)
+        pause = 1.0
+        while True:
+            started = time.monotonic()
+            code = self.proc.wait()
+            if self.stopping:
+                return
+            if not self.restart:
+                log.error("the %s process exited with status %s; the site stays up and reports the API as "
+                          "unavailable (uploads are kept)", self.name, code)
+                return
+            pause = 1.0 if time.monotonic() - started > 60 else min(60.0, pause * 2)
+            log.error("the %s process exited with status %s; restarting it in %.0f s", self.name, code, pause)
+            time.sleep(pause)
+            with self._lock:
+                if self.stopping:
+                    return
+                self.proc = self._spawn()
 
     def wait_healthy(self, url: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -88,7 +109,8 @@ class ApiProcess:
         return False
 
     def stop(self, timeout: float = 40.0) -> None:
-        self.stopping = True
+        with self._lock:
+            self.stopping = True
         if self.proc.poll() is not None:
             return
         # SIGINT first: the API shuts down its server and re-queues running jobs; then SIGTERM, then KILL.
@@ -101,7 +123,8 @@ class ApiProcess:
                 self.proc.wait(wait)
                 return
             except subprocess.TimeoutExpired:
-                log.warning("the API did not stop after %s; sending the next signal", signal.Signals(sig).name)
+                log.warning("the %s did not stop after %s; sending the next signal", self.name,
+                            signal.Signals(sig).name)
         self.proc.kill()
         self.proc.wait()
 
@@ -147,9 +170,10 @@ def main(argv: list[str] | None = None) -> int:
     import waitress
     from waitress import wasyncore
 
-    api = None
+    children: list[Child] = []
     if not args.no_api:
-        api = ApiProcess(args.api_port, dict(os.environ))
+        children = [Child("API", ["--port", str(args.api_port), "--workers", "0"], dict(os.environ)),
+                    Child("worker", ["--worker-only", "--workers", "1"], dict(os.environ), restart=True)]
 
     server = waitress.create_server(application, host=args.host, port=args.web_port, threads=args.threads,
                                     ident="osvos-studio-web", max_request_body_size=2 << 30,
@@ -163,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGHUP, _terminate)
     site_url = f"http://{args.host if ':' not in args.host else '[' + args.host + ']'}:{server.effective_port}/"
     try:
-        if api is not None:
+        if children:
             threading.Thread(target=lambda: log.info(
-                "API %s at %s" % ("ready" if api.wait_healthy(api_url, 120) else "not ready yet", api_url)),
+                "API %s at %s" % ("ready" if children[0].wait_healthy(api_url, 120) else "not ready yet", api_url)),
                 daemon=True).start()
         log.info("site: %s  (API: %s)  — Ctrl-C stops both", site_url, api_url)
         print(f"osvos studio: open {site_url}", flush=True)
@@ -178,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             wasyncore.close_all(server._map)
         except Exception:  # noqa: BLE001 - best effort while shutting down
             pass
-        if api is not None:
-            api.stop()
+        for child in children:
+            child.stop()
         log.info("stopped")
     return 0
 

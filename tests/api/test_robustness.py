@@ -5,6 +5,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
@@ -133,6 +134,32 @@ def test_settings_from_environment():
         Settings.from_env({"OSVOS_MAX_FRAMES": "many"})
     with pytest.raises(SettingsError, match="OSVOS_CACHE_GB"):
         Settings.from_env({"OSVOS_CACHE_GB": "-1"})
+    assert defaults.work_size == 512 and Settings.from_env({"OSVOS_WORK_SIZE": "0"}).work_size == 0
+    with pytest.raises(SettingsError, match="OSVOS_WORK_SIZE"):
+        Settings.from_env({"OSVOS_WORK_SIZE": "8"})
+    assert defaults.worker_nice == 10 and Settings.from_env({"OSVOS_WORKER_NICE": "0"}).worker_nice == 0
+    with pytest.raises(SettingsError, match="OSVOS_WORKER_NICE"):
+        Settings.from_env({"OSVOS_WORKER_NICE": "25"})
+
+
+@pytest.mark.parametrize("nice", [7, 0])
+def test_worker_only_process_lowers_its_priority(tmp_path, nice):
+    """``--worker-only`` renices itself by OSVOS_WORKER_NICE before it loads the model."""
+    env = {**os.environ, "OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORKER_NICE": str(nice),
+           "OSVOS_WEIGHTS": str(tmp_path / "missing.weights.h5")}
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "api_server", "--worker-only"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: proc.poll() is not None or "worker-only:" in log.read_text(), timeout=60)
+        assert proc.poll() is None, log.read_text()
+        threads = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")]
+        assert len(threads) > 1  # the worker and maintenance threads: all inherit the niceness
+        assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {os.getpriority(os.PRIO_PROCESS, 0) + nice}
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def test_redis_url_selects_the_redis_queue(tmp_path):

@@ -158,3 +158,24 @@ def test_serve_py_runs_the_site_and_stops_on_ctrl_c(tmp_path, fake_api):
     assert proc.returncode == 0, out
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # the port is closed again
+
+
+def test_serve_py_restarts_a_worker_that_dies_and_stops_it():
+    """serve.py's worker child is started again when it exits; stop() ends it for good."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("serve_script", ROOT / "scripts" / "serve.py")
+    serve = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(serve)
+    # `--workers -1` makes `python -m api_server` exit at once with a usage error: a worker that keeps dying.
+    child = serve.Child("worker", ["--worker-only", "--workers", "-1"], dict(os.environ), restart=True)
+    pids = {child.proc.pid}
+    deadline = time.monotonic() + 60
+    while len(pids) < 3 and time.monotonic() < deadline:
+        pids.add(child.proc.pid)
+        time.sleep(0.1)
+    child.stop()
+    assert len(pids) >= 3  # started, restarted, restarted again
+    settled = child.proc.pid
+    time.sleep(2.5)
+    assert child.proc.pid == settled and child.proc.poll() is not None  # no restart after stop()
