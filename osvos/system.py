@@ -151,7 +151,10 @@ class OSVOS:
 
     def contours(self, frame: np.ndarray) -> np.ndarray:
         """HED contour strength in [0, 1] at the working resolution."""
-        return self.analyse(frame)["contours"]
+        x = preprocess(self._to_work(frame))[None]
+        hed = self._hed()
+        inputs = x if len(hed.inputs) == 1 else list(self.nets.features.predict_on_batch(x))
+        return np.asarray(hed.predict_on_batch(inputs))[0, ..., 0]
 
     def analyse(self, frame: np.ndarray, *, parent: bool = False) -> dict[str, np.ndarray]:
         """One pass of conv1–conv3, several heads: ``probability`` (this network; input resolution),
