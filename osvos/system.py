@@ -164,11 +164,12 @@ class OSVOS:
         height, width = x.shape[1:3]
         hed = self._hed()
         if len(hed.inputs) == 1:  # conv1–conv3 differ from HED's: no sharing
-            out = {"probability": self.probabilities(frame),
-                   "contours": np.asarray(hed.predict_on_batch(x))[0, ..., 0]}
+            segmenters = {"probability": self.nets.segmenter}
             if parent:
-                logits = np.asarray(self._parent_nets().segmenter.predict_on_batch(x))[0, ..., 0]
-                out["parent_probability"] = self._to_probability(logits, frame.shape[:2])
+                segmenters["parent_probability"] = self._parent_nets().segmenter
+            out = {key: self._to_probability(np.asarray(net.predict_on_batch(x))[0, ..., 0], frame.shape[:2])
+                   for key, net in segmenters.items()}
+            out["contours"] = np.asarray(hed.predict_on_batch(x))[0, ..., 0]
             return out
         conv1, conv2, conv3 = self.nets.features.predict_on_batch(x)
         heads = {"probability": self.nets.head}
