@@ -33,6 +33,21 @@ def lower_priority(increment: int) -> None:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + increment))
         except ProcessLookupError:
             pass  # a thread that ended meanwhile
+    lower_session_group(increment)
+
+
+def lower_session_group(increment: int) -> None:
+    """With the kernel's autogroup scheduling, CPU time is first shared between sessions and niceness only
+    ranks threads inside one; so a worker that leads its own session (``scripts/serve.py`` starts it so)
+    also lowers its session's group. Other sessions (a user's shell) are left alone."""
+    group = Path("/proc/self/autogroup")
+    if os.getsid(0) != os.getpid() or not group.exists():
+        return
+    try:
+        current = int(group.read_text().split("nice")[1])
+        group.write_text(str(min(19, current + increment)))
+    except (OSError, IndexError, ValueError):
+        pass  # autogroup scheduling switched off or not permitted: thread niceness still applies
 
 
 def main(argv: list[str] | None = None) -> int:

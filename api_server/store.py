@@ -37,6 +37,8 @@ STATES = ("queued", "running", "done", "failed", "cancelled")
 TERMINAL = ("done", "failed", "cancelled")
 ACTIVE = ("queued", "running")
 STAGES = ("decoding", "finetuning", "segmenting", "rendering")
+TOUCH_EVERY_S = 30.0
+"""Granularity of the last-read mark used for least-recently-used eviction."""
 
 
 def valid_id(job_id: str) -> bool:
@@ -226,8 +228,12 @@ class JobStore:
         return record if claimed else None
 
     def touch(self, job_id: str) -> None:
+        """Mark the job as read now, at most once every ``TOUCH_EVERY_S``: a status poll is then a pure read
+        (a metadata write per poll would wait on the file system's journal while a worker fsyncs)."""
         with contextlib.suppress(OSError, ValueError):
-            os.utime(self.job_dir(job_id) / ".access")
+            mark = self.job_dir(job_id) / ".access"
+            if time.time() - os.stat(mark).st_mtime >= TOUCH_EVERY_S:
+                os.utime(mark)
 
     # ---- cancel ------------------------------------------------------------------------------------
     def request_cancel(self, job_id: str) -> dict | None:

@@ -32,6 +32,10 @@ class FinetuneRecipe:
     lr: float = 1e-4
     scales: tuple[float, ...] = (1.0, 0.75)
     seed: int = 0
+    plateau: int = 0
+    """Stop before the budget once the smoothed loss fell by less than ``plateau_tol`` (relative) over the
+    last ``plateau`` steps; 0 = always use the whole budget."""
+    plateau_tol: float = 0.02
 
 
 def _variants(nets: Networks, image: np.ndarray, mask: np.ndarray, scales: tuple[float, ...]):
@@ -63,9 +67,10 @@ def finetune(nets: Networks, image: np.ndarray, mask: np.ndarray, budget: Budget
     nets.head.compile(optimizer=keras.optimizers.Adam(recipe.lr), loss=balanced_bce, jit_compile=False)
     rng = np.random.default_rng(recipe.seed)
     steps, loss = 0, float("nan")
+    smoothed: list[float] = []
     while True:
         elapsed = time.perf_counter() - started
-        done = budget.fraction(elapsed, steps)
+        done = 1.0 if _plateaued(smoothed, recipe) else budget.fraction(elapsed, steps)
         if progress is not None:
             eta = elapsed * (1 - done) / done if done > 0 else None
             progress(done, eta)
@@ -75,5 +80,15 @@ def finetune(nets: Networks, image: np.ndarray, mask: np.ndarray, budget: Budget
             raise Cancelled("fine-tuning was cancelled")
         conv2, conv3, label = variants[int(rng.integers(len(variants)))]
         loss = float(np.asarray(nets.head.train_on_batch([conv2, conv3], label)).ravel()[0])
+        smoothed.append(loss if not smoothed else 0.9 * smoothed[-1] + 0.1 * loss)
         steps += 1
-    return {"steps": steps, "seconds": time.perf_counter() - started, "loss": loss}
+    return {"steps": steps, "seconds": time.perf_counter() - started, "loss": loss,
+            "plateaued": _plateaued(smoothed, recipe)}
+
+
+def _plateaued(smoothed: list[float], recipe: FinetuneRecipe) -> bool:
+    """Whether the exponentially smoothed loss stopped falling (see ``FinetuneRecipe.plateau``)."""
+    window = recipe.plateau
+    if window <= 0 or len(smoothed) < 2 * window:
+        return False
+    return smoothed[-1] > (1.0 - recipe.plateau_tol) * smoothed[-1 - window]

@@ -20,7 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +41,10 @@ class Config:
     """Scales of the first frame that fine-tuning trains on (with their mirror images)."""
     reference: bool = False
     """Train every layer on the full frame (no cached conv1–3 features), as the original recipe does."""
+    plateau: int = 0
+    """Early stopping window in steps (``FinetuneRecipe.plateau``; 0 = off)."""
+    threads: tuple[tuple[str, str], ...] = ()
+    """Environment of the child process, for TensorFlow's thread pools (e.g. TF_NUM_INTEROP_THREADS)."""
     about: str = ""
 
 
@@ -60,6 +64,12 @@ CONFIGS = {
     "ft_half": Config(DEFAULT_BUDGET, scales=(0.5, 0.375),
                       about=f"{DEFAULT_BUDGET:g} s fine-tuning at half resolution, segmentation at full"),
     **{f"work{size}": _reduced(size) for size in (640, 512, 432, 384)},
+    "plateau": replace(_reduced(DEFAULT_WORK_SIZE), plateau=10,
+                       about="work512, stopping early once the smoothed loss falls < 2 % in 10 steps"),
+    "inter1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTEROP_THREADS", "1"),),
+                      about="work512 with one inter-op thread (TF's default: one per core)"),
+    "intra1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTRAOP_THREADS", "1"),),
+                      about="work512 with one intra-op thread (TF's default: one per core)"),
 }
 FORWARD_VARIANTS = {"fp32": ("float32", False), "bf16": ("mixed_bfloat16", False), "xla": ("float32", True)}
 """Forward-pass levers timed on the plain VGG16 trunk: precision policy and XLA compilation."""
@@ -124,7 +134,8 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
     from osvos.system import OSVOS
 
     config = CONFIGS[name]
-    model = OSVOS.load(work_size=config.work_size, recipe=FinetuneRecipe(scales=config.scales))
+    model = OSVOS.load(work_size=config.work_size, recipe=FinetuneRecipe(scales=config.scales,
+                                                                         plateau=config.plateau))
     rows = []
     for seq_name in sequences:
         seq = load_sequence(davis, seq_name)
@@ -161,11 +172,12 @@ def child_main(argv: list[str]) -> None:
     print(json.dumps(result))
 
 
-def run_child(args: list[str]) -> dict:
-    """Run this script as a child with ``args``; its JSON answer plus wall seconds and peak RSS (MiB)."""
+def run_child(args: list[str], env: tuple[tuple[str, str], ...] = ()) -> dict:
+    """Run this script as a child with ``args`` (and ``env`` added to its environment); its JSON answer plus
+    wall seconds and peak RSS (MiB)."""
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", *args], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **dict(env)})
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -270,7 +282,7 @@ def plot_j_vs_time(report: dict, path: Path) -> None:
     smaller = [r for r in report["configs"] if r not in budgets and not r["reference"]]
     if smaller:
         ax.plot([r["finetune_s"] for r in smaller], [100 * r["J"] for r in smaller], "^", color="C2",
-                label="other levers (working resolution, fine-tune scale)")
+                label="other levers (working size, fine-tune scale, early stop, threads)")
         for r in smaller:
             ax.annotate(r["config"], (r["finetune_s"], 100 * r["J"]), textcoords="offset points", xytext=(4, 4),
                         fontsize=8)
@@ -324,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     unit = report["vgg16_forward_s"]
     report["configs"] = [row for row in report["configs"] if row["config"] not in names]
     for name in names:
-        result = run_child(["config", name, args.davis, ",".join(sequences), str(args.out)])
+        result = run_child(["config", name, args.davis, ",".join(sequences), str(args.out)], CONFIGS[name].threads)
         report["configs"].append(summarise(name, result, unit))
         row = report["configs"][-1]
         print(f"{name}: fine-tune {row['finetune_s']:.1f} s, {row['s_per_frame']:.2f} s/frame, "

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -107,6 +108,23 @@ def test_least_recently_used_jobs_are_evicted(tmp_path):
     assert store.evict(budget_bytes=1, protect=(ids[0],)) == []
 
 
+def test_reading_a_job_writes_its_access_mark_at_most_every_30_s(tmp_path):
+    """A status poll is a pure read: the last-read mark moves only when it is TOUCH_EVERY_S old."""
+    from api_server.store import TOUCH_EVERY_S
+    store = JobStore(tmp_path / "store")
+    store.create("a" * 32, store.staging("t"), {"state": "running", "created": time.time()})
+    mark = store.job_dir("a" * 32) / ".access"
+    recent = time.time() - TOUCH_EVERY_S / 2
+    os.utime(mark, (recent, recent))
+    store.touch("a" * 32)
+    assert mark.stat().st_mtime == pytest.approx(recent, abs=1e-3)
+    stale = time.time() - TOUCH_EVERY_S - 1
+    os.utime(mark, (stale, stale))
+    store.touch("a" * 32)
+    assert mark.stat().st_mtime == pytest.approx(time.time(), abs=5)
+    assert TOUCH_EVERY_S == 30.0
+
+
 def test_store_over_budget_evicts_after_a_job(make_server, clip):
     server = make_server(cache_gb=45_000 / 1024 ** 3)  # room for about one finished clip job
     first = post_job(server.url, clip, iterations=1).json()["id"]
@@ -142,21 +160,32 @@ def test_settings_from_environment():
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})
 
 
-@pytest.mark.parametrize("nice", [7, 0])
-def test_worker_only_process_lowers_its_priority(tmp_path, nice):
-    """``--worker-only`` renices itself by OSVOS_WORKER_NICE before it loads the model."""
+def autogroup_nice(pid: int | str) -> int | None:
+    group = Path(f"/proc/{pid}/autogroup")
+    return int(group.read_text().split("nice")[1]) if group.exists() else None
+
+
+@pytest.mark.parametrize("nice,own_session", [(7, True), (7, False), (0, True)])
+def test_worker_only_process_lowers_its_priority(tmp_path, nice, own_session):
+    """``--worker-only`` renices every thread by OSVOS_WORKER_NICE before it loads the model; leading its own
+    session (as scripts/serve.py starts it), it also lowers its session's autogroup, which is what ranks it
+    against the HTTP process in another session. It never renices a session it does not lead."""
     env = {**os.environ, "OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORKER_NICE": str(nice),
            "OSVOS_WEIGHTS": str(tmp_path / "missing.weights.h5")}
     log = tmp_path / "worker.log"
+    ours = autogroup_nice("self")
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "api_server", "--worker-only"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, start_new_session=own_session)
     try:
         wait_until(lambda: proc.poll() is not None or "worker-only:" in log.read_text(), timeout=60)
         assert proc.poll() is None, log.read_text()
         threads = [int(tid) for tid in os.listdir(f"/proc/{proc.pid}/task")]
         assert len(threads) > 1  # the worker and maintenance threads: all inherit the niceness
         assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {os.getpriority(os.PRIO_PROCESS, 0) + nice}
+        if ours is not None:
+            assert autogroup_nice("self") == ours
+            assert autogroup_nice(proc.pid) == (min(19, ours + nice) if own_session else ours)
     finally:
         proc.terminate()
         proc.wait(30)

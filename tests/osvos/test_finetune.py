@@ -72,6 +72,31 @@ def test_seconds_budget_stops_and_reports_full_progress(model, square):
     assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
 
 
+@pytest.mark.parametrize("smoothed,expected", [
+    ([1.0, 0.9, 0.8, 0.7], False),                # falling 12.5 % per window of 2: keep going
+    ([1.0, 0.80, 0.79, 0.785], True),             # 0.785 > 0.98 × 0.80 = 0.784: under 2 % in a window
+    ([1.0, 0.9, 0.8], False),                     # fewer than two windows seen
+    ([0.5, 0.5, 0.5, 0.5], True),
+])
+def test_plateau_rule_by_hand(smoothed, expected):
+    from osvos.finetune import FinetuneRecipe, _plateaued
+    assert _plateaued(smoothed, FinetuneRecipe(plateau=2, plateau_tol=0.02)) is expected
+    assert _plateaued(smoothed, FinetuneRecipe(plateau=0)) is False
+
+
+def test_plateau_stops_before_the_budget(square):
+    """With a tolerance no loss can meet, fine-tuning stops after two windows; progress still ends at 1."""
+    from osvos.finetune import FinetuneRecipe
+    frame, mask = square
+    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(plateau=3, plateau_tol=2.0))
+    fractions = []
+    model.finetune(frame, mask, 50, progress=lambda fraction, eta: fractions.append(fraction))
+    assert model.last_finetune["steps"] == 6 and model.last_finetune["plateaued"] is True
+    assert fractions[-1] == 1.0
+    model.finetune(frame, mask, 4)
+    assert model.last_finetune["steps"] == 4 and model.last_finetune["plateaued"] is False
+
+
 def test_cancel_raises_cancelled(model, square):
     frame, mask = square
     with pytest.raises(osvos.Cancelled):
