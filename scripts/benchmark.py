@@ -262,6 +262,16 @@ def write_markdown(report: dict, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _nearby_labels(rows: list[dict], j_step: float = 1.0) -> dict[tuple[float, float], list[str]]:
+    """Config names grouped by points that would overlap (same J within ``j_step``, same budget), so that
+    each group gets one label."""
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for r in sorted(rows, key=lambda r: -r["J"]):
+        groups.setdefault((round(r["finetune_s"] / 5), round(100 * r["J"] / j_step)), []).append(r)
+    return {(members[0]["finetune_s"], 100 * members[0]["J"]): [m["config"] for m in members]
+            for members in groups.values()}
+
+
 def plot_j_vs_time(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -274,18 +284,17 @@ def plot_j_vs_time(report: dict, path: Path) -> None:
     budgets = sorted((r for r in rows if not r["reference"] and tuple(r["scales"]) == plain),
                      key=lambda r: r["finetune_s"])
     ax.plot([r["finetune_s"] for r in budgets], [100 * r["J"] for r in budgets], "o-", label="cached conv1–3, budget")
-    for r in budgets:
-        ax.annotate(r["config"], (r["finetune_s"], 100 * r["J"]), textcoords="offset points", xytext=(4, -10),
-                    fontsize=8)
+    for index, r in enumerate(budgets):  # left of each point (right of the first): clear of the levers' labels
+        ax.annotate(r["config"], (r["finetune_s"], 100 * r["J"]), textcoords="offset points",
+                    xytext=(6, 4) if index == 0 else (-6, 4), ha="left" if index == 0 else "right", fontsize=8)
     for r in (r for r in rows if r["reference"]):
         ax.plot([r["finetune_s"]], [100 * r["J"]], "s", color="C3", label="reference (500 it, all layers)")
     smaller = [r for r in report["configs"] if r not in budgets and not r["reference"]]
     if smaller:
         ax.plot([r["finetune_s"] for r in smaller], [100 * r["J"] for r in smaller], "^", color="C2",
                 label="other levers (working size, fine-tune scale, early stop, threads)")
-        for r in smaller:
-            ax.annotate(r["config"], (r["finetune_s"], 100 * r["J"]), textcoords="offset points", xytext=(4, 4),
-                        fontsize=8)
+        for (seconds, j), names in _nearby_labels(smaller).items():
+            ax.annotate(", ".join(names), (seconds, j), textcoords="offset points", xytext=(6, -3), fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("fine-tune seconds per video (log)")
     ax.set_ylabel("mean J (%)")

@@ -56,3 +56,12 @@ def test_unknown_config_is_refused(bench, capsys):
     with pytest.raises(SystemExit) as stop:
         bench.main(["--configs", "full,turbo", "--out", "unused"])
     assert stop.value.code == 2 and "unknown configs: turbo" in capsys.readouterr().err
+
+
+def test_points_that_would_overlap_share_one_label(bench):
+    rows = [{"config": "a", "finetune_s": 60.2, "J": 0.754}, {"config": "b", "finetune_s": 60.4, "J": 0.750},
+            {"config": "c", "finetune_s": 60.1, "J": 0.740}, {"config": "d", "finetune_s": 120.0, "J": 0.752}]
+    labels = bench._nearby_labels(rows)
+    assert sorted(labels.values()) == [["a", "b"], ["c"], ["d"]]
+    (where,) = [point for point, names in labels.items() if names == ["a", "b"]]
+    assert where == pytest.approx((60.2, 75.4))  # placed at the group's highest point

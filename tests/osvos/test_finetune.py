@@ -202,3 +202,27 @@ def test_analyse_shares_one_trunk_pass_between_heads(model, square):
     assert views["contours"].shape == (48, 64) and 0 <= views["contours"].min() <= views["contours"].max() <= 1
     snapped = next(model.segment([frame], snap=True))
     assert np.array_equal(snapped, model.snap(frame, views["probability"] > 0.5))
+
+
+def test_analyse_without_hed_trunk_runs_the_whole_hed(model, square, tmp_path):
+    """Weights whose conv1–3 are not HED's take analyse()'s fallback: every head on its own input, and the
+    contours are still HED's (equal to those the shared path gives for the shipped weights)."""
+    frame, mask = square
+    model.reset()
+    shared = model.analyse(frame)["contours"]
+    changed = osvos.OSVOS.load(work_size=64)
+    layer = changed.nets.full.get_layer("block1_conv1")
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel * 1.5, bias])
+    path = tmp_path / "changed.weights.h5"
+    changed.nets.full.save_weights(path)
+    other = osvos.OSVOS.load(path, work_size=64)
+    parent = other.probabilities(frame)
+    other.finetune(frame, mask, 3)
+    views = other.analyse(frame, parent=True)
+    assert len(other._hed().inputs) == 1  # the whole HED: the fallback ran
+    assert np.allclose(views["probability"], other.probabilities(frame), atol=1e-4)
+    assert np.allclose(views["parent_probability"], parent, atol=1e-4)
+    assert np.allclose(views["contours"], other.contours(frame), atol=1e-6)
+    assert np.allclose(views["contours"], shared, atol=2e-2)
+    assert not np.allclose(parent, model.probabilities(frame), atol=1e-3)
