@@ -11,6 +11,10 @@ DEFAULT_WORK_SIZE = 512
 At 512 a 60 s fine-tuning gets ~3× the steps of full resolution, and segmentation costs ~0.4 VGG16 forwards
 per frame instead of ~1.1, with a higher J on the benchmark's sequences."""
 
+SEGMENT_BATCH = 4
+"""Frames per forward pass when segmenting: at 288×512 on 2 cores a batch of 4 costs 0.39 s per frame
+against 0.53 s one at a time (docs/BENCHMARK.md, forward variants ``batch4_512`` / ``fp32_512``)."""
+
 
 @dataclass(frozen=True)
 class Budget:

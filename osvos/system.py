@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, Budget
+from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
 from .finetune import Cancel, Cancelled, FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 
@@ -20,6 +20,18 @@ __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _same_size_groups(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    """Consecutive frames in lists of up to ``size``; a frame of another shape starts a new list."""
+    group: list[np.ndarray] = []
+    for frame in frames:
+        if group and (len(group) == size or frame.shape != group[0].shape):
+            yield group
+            group = []
+        group.append(frame)
+    if group:
+        yield group
 
 
 def _prefetch(frames: Iterable[np.ndarray], depth: int = 4) -> Iterator[np.ndarray]:
@@ -132,9 +144,13 @@ class OSVOS:
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """Foreground probability per pixel (float32, input resolution) for one RGB frame."""
-        small = self._to_work(frame)
-        logits = np.asarray(self.nets.segmenter.predict_on_batch(preprocess(small)[None]))[0, ..., 0]
-        return self._to_probability(logits, frame.shape[:2])
+        return self._batch_probabilities([frame])[0]
+
+    def _batch_probabilities(self, frames: list[np.ndarray]) -> list[np.ndarray]:
+        """``probabilities`` of same-sized frames in one forward pass (a batch is faster per frame on CPU)."""
+        x = np.stack([preprocess(self._to_work(frame)) for frame in frames])
+        logits = np.asarray(self.nets.segmenter.predict_on_batch(x))[..., 0]
+        return [self._to_probability(one, frame.shape[:2]) for one, frame in zip(logits, frames)]
 
     def _to_probability(self, logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         prob = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float32), -80.0, 80.0)))
@@ -197,19 +213,24 @@ class OSVOS:
         return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
     def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = 0.5,
-                progress: Callable[[int], None] | None = None, cancel: Cancel | None = None) -> Iterator[np.ndarray]:
-        """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread.
+                progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
+                batch: int = SEGMENT_BATCH) -> Iterator[np.ndarray]:
+        """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and
+        run through the network ``batch`` at a time (consecutive frames of one size).
 
         ``snap`` aligns the mask to contour superpixels (>50 % rule); ``progress(n)`` gets the count done.
         """
-        for count, frame in enumerate(_prefetch(frames), start=1):
+        count = 0
+        for group in _same_size_groups(_prefetch(frames), 1 if snap else batch):
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
             if snap:
-                views = self.analyse(frame)
-                mask = self.snap(frame, views["probability"] > threshold, views["contours"])
+                views = self.analyse(group[0])
+                masks = [self.snap(group[0], views["probability"] > threshold, views["contours"])]
             else:
-                mask = self.probabilities(frame) > threshold
-            if progress is not None:
-                progress(count)
-            yield mask
+                masks = [prob > threshold for prob in self._batch_probabilities(group)]
+            for mask in masks:
+                count += 1
+                if progress is not None:
+                    progress(count)
+                yield mask

@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE  # noqa: E402
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, SEGMENT_BATCH  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Config:
     """Early stopping window in steps (``FinetuneRecipe.plateau``; 0 = off)."""
     threads: tuple[tuple[str, str], ...] = ()
     """Environment of the child process, for TensorFlow's thread pools (e.g. TF_NUM_INTEROP_THREADS)."""
+    batch: int = SEGMENT_BATCH
+    """Frames per forward pass when segmenting."""
     about: str = ""
 
 
@@ -68,40 +70,58 @@ CONFIGS = {
                        about="work512, stopping early once the smoothed loss falls < 2 % in 10 steps"),
     "inter1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTEROP_THREADS", "1"),),
                       about="work512 with one inter-op thread (TF's default: one per core)"),
+    "batch1": replace(_reduced(DEFAULT_WORK_SIZE), batch=1,
+                      about=f"work512 segmenting one frame per forward pass (default: {SEGMENT_BATCH})"),
     "intra1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTRAOP_THREADS", "1"),),
                       about="work512 with one intra-op thread (TF's default: one per core)"),
 }
-FORWARD_VARIANTS = {"fp32": ("float32", False), "bf16": ("mixed_bfloat16", False), "xla": ("float32", True)}
-"""Forward-pass levers timed on the plain VGG16 trunk: precision policy and XLA compilation."""
+@dataclass(frozen=True)
+class Forward:
+    """One way of running the plain VGG16 trunk (conv1_1 … conv5_3)."""
+
+    policy: str = "float32"
+    jit: bool = False
+    batch: int = 1
+    size: tuple[int, int] = (480, 854)
+
+    @property
+    def about(self) -> str:
+        return f"{self.policy}{', XLA' if self.jit else ''}, batch {self.batch}, {self.size[0]}×{self.size[1]}"
+
+
+FORWARD_VARIANTS = {"fp32": Forward(), "bf16": Forward("mixed_bfloat16"), "xla": Forward(jit=True),
+                    "fp32_512": Forward(size=(288, 512)), "batch4_512": Forward(batch=4, size=(288, 512))}
+"""Forward-pass levers timed on the plain VGG16 trunk: precision policy, XLA compilation and batching frames
+(at the default working size); ``fp32`` is the unit."""
 
 
 # -- child processes -------------------------------------------------------------------------------------------
-def child_forward(policy: str, jit: bool, repeats: int = 5) -> dict:
-    """Median seconds of a VGG16 conv1_1…conv5_3 forward on one 480×854 frame."""
+def child_forward(variant: Forward, repeats: int = 5) -> dict:
+    """Median seconds per frame of a VGG16 conv1_1…conv5_3 forward run as ``variant`` says."""
     import keras
     import numpy as np
 
-    keras.mixed_precision.set_global_policy(policy)
+    keras.mixed_precision.set_global_policy(variant.policy)
     from osvos.model import build_networks, init_from_hed
 
     nets = build_networks()
     init_from_hed(nets.full)
     trunk = keras.Model(nets.full.input, nets.full.get_layer("block5_conv3").output)
     run = keras.ops.convert_to_tensor
-    if jit:
+    if variant.jit:
         import tensorflow as tf
         compiled = tf.function(trunk, jit_compile=True)
         call = lambda x: compiled(run(x))  # noqa: E731
     else:
         call = trunk.predict_on_batch
-    x = np.random.default_rng(0).normal(0, 50, (1, 480, 854, 3)).astype("float32")
+    x = np.random.default_rng(0).normal(0, 50, (variant.batch, *variant.size, 3)).astype("float32")
     np.asarray(call(x))
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
         np.asarray(call(x))
         times.append(time.perf_counter() - started)
-    return {"seconds": statistics.median(times)}
+    return {"seconds": statistics.median(times) / variant.batch}
 
 
 def reference_finetune(model, frame, mask, iterations: int) -> dict:
@@ -148,7 +168,7 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         rest = seq.frames[1:]
-        for path, pred in zip(rest, model.segment(read_rgb(p) for p in rest)):
+        for path, pred in zip(rest, model.segment((read_rgb(p) for p in rest), batch=config.batch)):
             save_mask(pred, folder / f"{path.stem}.png")
         per_frame = (time.perf_counter() - started) / len(rest)
         scored = range(1, len(seq.frames) - 1)  # DAVIS: first and last frame are not scored
@@ -165,8 +185,7 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
 def child_main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "forward":
-        policy, jit = FORWARD_VARIANTS[argv[1]]
-        result = child_forward(policy, jit)
+        result = child_forward(FORWARD_VARIANTS[argv[1]])
     else:
         result = child_config(argv[1], argv[2], argv[3].split(","), Path(argv[4]))
     print(json.dumps(result))
@@ -246,9 +265,10 @@ def write_markdown(report: dict, path: Path) -> None:
         lines.append(f"| {row['config']} | {row['about']} | {row['finetune_s']:.1f} | {row['finetune_units']:.1f} | "
                      f"{row['steps']:.0f} | {row['s_per_frame']:.2f} | {row['s_per_frame_units']:.2f} | "
                      f"{row['peak_rss_mib']:.0f} | {100 * row['J']:.1f} | {100 * row['F']:.1f} |")
-    lines += ["", "Forward-pass levers (VGG16 trunk, 480×854, median of 5):", "",
-              "| variant | s | units |", "|---|---|---|"]
-    lines += [f"| {name} | {v['seconds']:.3f} | {v['seconds'] / unit:.2f} |" for name, v in report["forward"].items()]
+    lines += ["", "Forward-pass levers (VGG16 trunk, median of 5, seconds per frame):", "",
+              "| variant | what | s per frame | units |", "|---|---|---|---|"]
+    lines += [f"| {name} | {FORWARD_VARIANTS[name].about} | {v['seconds']:.3f} | {v['seconds'] / unit:.2f} |"
+              for name, v in report["forward"].items()]
     if report.get("memory"):
         mem = report["memory"]
         lines += ["", f"Memory: `python -m osvos segment --video` on a {mem['frames']}-frame 480p H.264 clip "
@@ -318,12 +338,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, from {', '.join(CONFIGS)}")
     parser.add_argument("--skip-memory", action="store_true", help="skip the 100-frame peak-RSS run")
     parser.add_argument("--append", action="store_true",
-                        help="add (or redo) configs in --out's results.json, keeping its forward unit and memory run")
+                        help="add (or redo) configs in --out's results.json, keeping its forward unit and memory run "
+                             "(forward variants it lacks are measured)")
     parser.add_argument("--out", type=Path, default=Path("bench"))
     args = parser.parse_args(argv)
     from osvos.davis import split_names
 
-    names = args.configs.split(",")
+    names = [name for name in args.configs.split(",") if name]  # --configs "" --append: forward variants only
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs: {', '.join(unknown)}")
@@ -338,10 +359,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report = {"date": time.strftime("%Y-%m-%d %H:%M"), "cpu": cpu_model(), "cores": os.cpu_count(),
                   "split": args.split, "sequences": sequences, "command": command, "forward": {}, "configs": []}
-        for variant in FORWARD_VARIANTS:
-            report["forward"][variant] = run_child(["forward", variant])
-            print(f"forward {variant}: {report['forward'][variant]['seconds']:.3f} s", flush=True)
-        report["vgg16_forward_s"] = report["forward"]["fp32"]["seconds"]
+    for variant in (v for v in FORWARD_VARIANTS if v not in report["forward"]):
+        report["forward"][variant] = run_child(["forward", variant])
+        print(f"forward {variant}: {report['forward'][variant]['seconds']:.3f} s", flush=True)
+    report["vgg16_forward_s"] = report["forward"]["fp32"]["seconds"]
     unit = report["vgg16_forward_s"]
     report["configs"] = [row for row in report["configs"] if row["config"] not in names]
     for name in names:

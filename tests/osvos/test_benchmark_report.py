@@ -46,7 +46,7 @@ def test_markdown_and_plot(bench, tmp_path):
     bench.write_markdown(report, tmp_path / "results.md")
     text = (tmp_path / "results.md").read_text()
     assert "| budget10 | 10 s, full resolution | 11.0 | 13.8 | 15 | 1.00 | 1.25 | 1500 | 60.0 | 50.0 |" in text
-    assert "| bf16 | 1.200 | 1.50 |" in text and "peaked at **2100 MiB**" in text
+    assert "| bf16 | mixed_bfloat16, batch 1, 480×854 | 1.200 | 1.50 |" in text and "peaked at **2100 MiB**" in text
     assert "| reference | s1 | 1900.0 | 20 | 1.00 | 90.0 | 80.0 |" in text
     bench.plot_j_vs_time(report, tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

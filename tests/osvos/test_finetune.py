@@ -157,6 +157,33 @@ def test_segment_one_mask_per_frame_at_frame_size(model, square):
     assert np.array_equal(masks[1], prob > 0.5)
 
 
+def test_frames_are_grouped_by_size_in_order():
+    from osvos.system import _same_size_groups
+    a, b = np.zeros((4, 6, 3), np.uint8), np.zeros((6, 4, 3), np.uint8)
+    groups = list(_same_size_groups([a, a, a, b, b, a], 2))
+    assert [[f.shape for f in g] for g in groups] == [[a.shape] * 2, [a.shape], [b.shape] * 2, [a.shape]]
+    assert list(_same_size_groups([], 4)) == []
+
+
+def test_batched_segmentation_equals_one_frame_at_a_time(model, square):
+    """Ten frames, batches of 4 (4 + 4 + 2): the same probabilities as frame by frame, and every frame's
+    progress reported in order."""
+    frame, mask = square
+    model.finetune(frame, mask, 2)
+    rng = np.random.default_rng(3)
+    frames = [np.clip(frame.astype(int) + rng.integers(-40, 40, frame.shape), 0, 255).astype(np.uint8)
+              for _ in range(10)]
+    batched = model._batch_probabilities(frames[:4])
+    for prob, one in zip(batched, frames[:4]):
+        assert np.allclose(prob, model.probabilities(one), atol=1e-4)
+    done = []
+    masks = list(model.segment(frames, batch=4, progress=done.append))
+    single = list(model.segment(frames, batch=1))
+    assert done == list(range(1, 11)) and len(masks) == 10
+    differing = sum(int((m != s).sum()) for m, s in zip(masks, single))
+    assert differing <= 0.001 * 10 * mask.size  # only pixels at p = 0.5 ± 1e-4 may flip
+
+
 def test_segment_cancel(model, square):
     frame, _ = square
     with pytest.raises(Cancelled):
