@@ -43,8 +43,8 @@ class Config:
     """Train every layer on the full frame (no cached conv1–3 features), as the original recipe does."""
     plateau: int = 0
     """Early stopping window in steps (``FinetuneRecipe.plateau``; 0 = off)."""
-    threads: tuple[tuple[str, str], ...] = ()
-    """Environment of the child process, for TensorFlow's thread pools (e.g. TF_NUM_INTEROP_THREADS)."""
+    env: tuple[tuple[str, str], ...] = ()
+    """Added to the child process's environment: TensorFlow's thread pools (e.g. TF_NUM_INTEROP_THREADS)."""
     batch: int = SEGMENT_BATCH
     """Frames per forward pass when segmenting."""
     about: str = ""
@@ -68,13 +68,15 @@ CONFIGS = {
     **{f"work{size}": _reduced(size) for size in (640, 512, 432, 384)},
     "plateau": replace(_reduced(DEFAULT_WORK_SIZE), plateau=10,
                        about="work512, stopping early once the smoothed loss falls < 2 % in 10 steps"),
-    "inter1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTEROP_THREADS", "1"),),
+    "inter1": replace(_reduced(DEFAULT_WORK_SIZE), env=(("TF_NUM_INTEROP_THREADS", "1"),),
                       about="work512 with one inter-op thread (TF's default: one per core)"),
     "batch1": replace(_reduced(DEFAULT_WORK_SIZE), batch=1,
                       about=f"work512 segmenting one frame per forward pass (default: {SEGMENT_BATCH})"),
-    "intra1": replace(_reduced(DEFAULT_WORK_SIZE), threads=(("TF_NUM_INTRAOP_THREADS", "1"),),
+    "intra1": replace(_reduced(DEFAULT_WORK_SIZE), env=(("TF_NUM_INTRAOP_THREADS", "1"),),
                       about="work512 with one intra-op thread (TF's default: one per core)"),
 }
+
+
 @dataclass(frozen=True)
 class Forward:
     """One way of running the plain VGG16 trunk (conv1_1 … conv5_3)."""
@@ -366,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     unit = report["vgg16_forward_s"]
     report["configs"] = [row for row in report["configs"] if row["config"] not in names]
     for name in names:
-        result = run_child(["config", name, args.davis, ",".join(sequences), str(args.out)], CONFIGS[name].threads)
+        result = run_child(["config", name, args.davis, ",".join(sequences), str(args.out)], CONFIGS[name].env)
         report["configs"].append(summarise(name, result, unit))
         row = report["configs"][-1]
         print(f"{name}: fine-tune {row['finetune_s']:.1f} s, {row['s_per_frame']:.2f} s/frame, "

@@ -925,6 +925,18 @@ def latency(ctx: Context, pollers: int = 50, interval: float = 0.25, window: flo
     return out
 
 
+def wait_mid_finetuning(stack: Stack, job_id: str) -> None:
+    """Return once the job has been fine-tuning for about two seconds (the moment the crash tests kill)."""
+    wait_until(lambda: stack.job(job_id).get("stage") == "finetuning", timeout=120, every=0.1)
+    time.sleep(2.0)
+
+
+def has_partial_output(stack: Stack, job_id: str) -> bool:
+    """Whether the store shows any output of the job: its ``outputs/`` or a render left under ``tmp/``."""
+    renders = [p.name for p in (stack.data / "tmp").iterdir() if p.name.startswith(f"render-{job_id[:12]}")]
+    return (stack.data / "jobs" / job_id / "outputs").exists() or bool(renders)
+
+
 def product_layout(base: Path) -> tuple[Stack, Service]:
     """A stack whose API serves HTTP only (``--workers 0``), and its ``--worker-only`` process (not started)."""
     stack = Stack(base)
@@ -966,8 +978,7 @@ def worker_crash(ctx: Context, worker: Service, budget: float = 20.0, log=print)
     reply = ctx.api_upload(ctx.video(), ctx.mask(), budget=f"{budget:g}", name="worker crash victim")
     victim = reply.json()["id"]
     say(f"POST /api/v1/jobs (budget {budget:g} s) → {reply.status} id={victim}")
-    wait_until(lambda: stack.job(victim).get("stage") == "finetuning", timeout=120, every=0.1)
-    time.sleep(2.0)
+    wait_mid_finetuning(stack, victim)
     pid = worker.kill9()
     say(f"kill -9 {pid}   (the --worker-only process, mid fine-tuning)")
     health = requests.get(f"{stack.api_url}/api/v1/health", headers=stack.auth, timeout=5)
@@ -983,7 +994,7 @@ def worker_crash(ctx: Context, worker: Service, budget: float = 20.0, log=print)
     job = stack.wait_job(victim, states=("failed", "done", "queued"), timeout=120)
     say(f"GET victim → state={job['state']} error={job['error']!r}")
     checks["victim failed with a reason, not left running"] = job["state"] == "failed" and bool(job["error"])
-    checks["no partial output in the store"] = not (stack.data / "jobs" / victim / "outputs").exists()
+    checks["no partial output in the store"] = not has_partial_output(stack, victim)
     final = stack.wait_job(queued_id, timeout=180)
     say(f"job posted while the worker was dead → {final['state']}")
     checks["job posted meanwhile runs to completion"] = final["state"] == "done"
@@ -993,7 +1004,7 @@ def worker_crash(ctx: Context, worker: Service, budget: float = 20.0, log=print)
 # -- crash recovery ---------------------------------------------------------------------------------------------
 def crash_recovery(ctx: Context, budget: float = 20.0, log=print) -> dict:
     """kill -9 the API while a job fine-tunes and the site right after; restart both; check what is left."""
-    stack, media = ctx.stack, ctx.media
+    stack = ctx.stack
     t0 = time.monotonic()
     transcript: list[str] = []
     checks: dict[str, bool] = {}
@@ -1011,8 +1022,7 @@ def crash_recovery(ctx: Context, budget: float = 20.0, log=print) -> dict:
     queued_id = queued.location.strip("/").split("/")[-1]
     say(f"site: POST /upload/ → {queued.status} {queued.location} (queued behind the victim)")
 
-    wait_until(lambda: stack.job(victim).get("stage") == "finetuning", timeout=120, every=0.1)
-    time.sleep(2.0)
+    wait_mid_finetuning(stack, victim)
     job = stack.job(victim)
     say(f"GET job → state={job['state']} stage={job['stage']} progress={job['progress']:.0%} eta={job['eta_s']} s")
     checks["killed mid fine-tuning"] = job["state"] == "running" and job["stage"] == "finetuning"
@@ -1055,8 +1065,7 @@ def crash_recovery(ctx: Context, budget: float = 20.0, log=print) -> dict:
     leftovers = sorted(p.name for p in (stack.data / "tmp").iterdir())
     say(f"store: jobs/{victim[:12]}…/ = {sorted(p.name for p in folder.iterdir() if not p.name.startswith('.'))}; "
         f"tmp/ = {leftovers}")
-    checks["no partial output in the store"] = not (folder / "outputs").exists() and not any(
-        name.startswith(f"render-{victim[:12]}") for name in leftovers)
+    checks["no partial output in the store"] = not has_partial_output(stack, victim)
 
     final = stack.wait_job(queued_id, timeout=180)
     say(f"job queued before the crash ({queued_id[:12]}…) → {final['state']} after the restart")
