@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -36,18 +37,30 @@ def lower_priority(increment: int) -> None:
     lower_session_group(increment)
 
 
+SELF_AUTOGROUP = Path("/proc/self/autogroup")
+
+
+def session_group_nice(group: Path = SELF_AUTOGROUP) -> int | None:
+    """The niceness in an autogroup file (``/proc/<pid>/autogroup``: its session's share of the CPU), or None
+    where the kernel shows none: no such file, or one without a ``nice N`` field (some sandboxes leave it empty)."""
+    try:
+        found = re.search(r"nice\s+(-?\d+)", group.read_text())
+    except OSError:
+        return None
+    return int(found.group(1)) if found else None
+
+
 def lower_session_group(increment: int) -> None:
     """With the kernel's autogroup scheduling, CPU time is first shared between sessions and niceness only
     ranks threads inside one; so a worker that leads its own session (``scripts/serve.py`` starts it so)
     also lowers its session's group. Other sessions (a user's shell) are left alone."""
-    group = Path("/proc/self/autogroup")
-    if os.getsid(0) != os.getpid() or not group.exists():
+    current = session_group_nice()
+    if os.getsid(0) != os.getpid() or current is None:
         return
     try:
-        current = int(group.read_text().split("nice")[1])
-        group.write_text(str(min(19, current + increment)))
-    except (OSError, IndexError, ValueError):
-        pass  # autogroup scheduling switched off or not permitted: thread niceness still applies
+        SELF_AUTOGROUP.write_text(str(min(19, current + increment)))
+    except OSError:
+        pass  # autogroup scheduling not permitted here: thread niceness still applies
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from api_helpers import post_job, wait_for, wait_until
+from api_server.__main__ import session_group_nice
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from api_server.tasks import JobQueue
@@ -160,9 +161,13 @@ def test_settings_from_environment():
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})
 
 
-def autogroup_nice(pid: int | str) -> int | None:
-    group = Path(f"/proc/{pid}/autogroup")
-    return int(group.read_text().split("nice")[1]) if group.exists() else None
+@pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5), ("", None),
+                                       ("/autogroup-7\n", None)])
+def test_session_group_nice_reads_the_autogroup_file_or_says_none(tmp_path, text, nice):
+    group = tmp_path / "autogroup"
+    group.write_text(text)
+    assert session_group_nice(group) == nice
+    assert session_group_nice(tmp_path / "missing") is None
 
 
 @pytest.mark.parametrize("nice,own_session", [(7, True), (7, False), (0, True)])
@@ -173,7 +178,7 @@ def test_worker_only_process_lowers_its_priority(tmp_path, nice, own_session):
     env = {**os.environ, "OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORKER_NICE": str(nice),
            "OSVOS_WEIGHTS": str(tmp_path / "missing.weights.h5")}
     log = tmp_path / "worker.log"
-    ours = autogroup_nice("self")
+    ours = session_group_nice()
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "api_server", "--worker-only"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=own_session)
@@ -184,8 +189,8 @@ def test_worker_only_process_lowers_its_priority(tmp_path, nice, own_session):
         assert len(threads) > 1  # the worker and maintenance threads: all inherit the niceness
         assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {os.getpriority(os.PRIO_PROCESS, 0) + nice}
         if ours is not None:
-            assert autogroup_nice("self") == ours
-            assert autogroup_nice(proc.pid) == (min(19, ours + nice) if own_session else ours)
+            assert session_group_nice() == ours
+            assert session_group_nice(Path(f"/proc/{proc.pid}/autogroup")) == (min(19, ours + nice) if own_session else ours)
     finally:
         proc.terminate()
         proc.wait(30)
