@@ -1,7 +1,8 @@
 """Online fine-tuning on the first frame under a time or iteration budget, with progress and cancel.
 
 conv1–conv3 stay frozen, so their features for each augmented copy of the frame (flips × scales) are
-computed once and cached; each step then runs only conv4, conv5 and the heads.
+computed once and cached; each step cuts a random window out of one copy's features and label and runs
+only conv4, conv5 and the heads on it.
 """
 from __future__ import annotations
 
@@ -30,12 +31,17 @@ class FinetuneRecipe:
     """Optimiser and augmentation of the online fine-tuning."""
 
     lr: float = 1e-4
-    scales: tuple[float, ...] = (1.0, 0.75)
+    scales: tuple[float, ...] = (1.5, 1.25, 1.0, 0.75, 0.5)
+    """The first frame at these sizes, each also mirrored: the object as it may grow or shrink later."""
     seed: int = 0
     plateau: int = 0
     """Stop before the budget once the smoothed loss fell by less than ``plateau_tol`` (relative) over the
     last ``plateau`` steps; 0 = always use the whole budget."""
     plateau_tol: float = 0.02
+    crop: float = 0.75
+    """Train each step on a random window of this fraction of a variant's height and width (0 = the whole
+    variant): the object moves in the frame, not only at its first-frame place. Windows step in 4-pixel units,
+    so they cut the cached conv2_2 / conv3_3 features exactly."""
 
 
 def _variants(nets: Networks, image: np.ndarray, mask: np.ndarray, scales: tuple[float, ...]):
@@ -78,12 +84,26 @@ def finetune(nets: Networks, image: np.ndarray, mask: np.ndarray, budget: Budget
             break
         if cancel is not None and cancel():
             raise Cancelled("fine-tuning was cancelled")
-        conv2, conv3, label = variants[int(rng.integers(len(variants)))]
+        conv2, conv3, label = _window(variants[int(rng.integers(len(variants)))], recipe.crop, rng)
         loss = float(np.asarray(nets.head.train_on_batch([conv2, conv3], label)).ravel()[0])
         smoothed.append(loss if not smoothed else 0.9 * smoothed[-1] + 0.1 * loss)
         steps += 1
     return {"steps": steps, "seconds": time.perf_counter() - started, "loss": loss,
             "plateaued": _plateaued(smoothed, recipe)}
+
+
+def _window(variant, crop: float, rng: np.random.Generator):
+    """A random window of ``crop`` × the size of a cached (conv2_2, conv3_3, label) variant, cut in conv3_3
+    cells (4 px) to a multiple of 16 px; the whole variant when ``crop`` is 0 or the window would be tiny."""
+    conv2, conv3, label = variant
+    cells_h, cells_w = conv3.shape[1:3]
+    height, width = (int(cells * crop) // 4 * 4 for cells in (cells_h, cells_w))
+    if not crop or height < 4 or width < 4:
+        return variant
+    top, left = int(rng.integers(0, cells_h - height + 1)), int(rng.integers(0, cells_w - width + 1))
+    return (conv2[:, 2 * top:2 * (top + height), 2 * left:2 * (left + width)],
+            conv3[:, top:top + height, left:left + width],
+            label[:, 4 * top:4 * (top + height), 4 * left:4 * (left + width)])
 
 
 def _plateaued(smoothed: list[float], recipe: FinetuneRecipe) -> bool:

@@ -39,6 +39,8 @@ class Config:
     """Longest side the network runs at (None: full resolution)."""
     scales: tuple[float, ...] = (1.0, 0.75)
     """Scales of the first frame that fine-tuning trains on (with their mirror images)."""
+    crop: float = 0.0
+    """Fine-tuning trains on random windows of this fraction of each scaled frame (0 = whole frames)."""
     reference: bool = False
     """Train every layer on the full frame (no cached conv1–3 features), as the original recipe does."""
     plateau: int = 0
@@ -52,9 +54,8 @@ class Config:
 
 def _reduced(size: int) -> Config:
     height = round(480 * size / 854)
-    chosen = " — the shipped default" if size == DEFAULT_WORK_SIZE else ""
     return Config(DEFAULT_BUDGET, work_size=size,
-                  about=f"{DEFAULT_BUDGET:g} s; network at {height}×{size}, masks upscaled{chosen}")
+                  about=f"{DEFAULT_BUDGET:g} s; network at {height}×{size}, masks upscaled")
 
 
 CONFIGS = {
@@ -66,6 +67,9 @@ CONFIGS = {
     "ft_half": Config(DEFAULT_BUDGET, scales=(0.5, 0.375),
                       about=f"{DEFAULT_BUDGET:g} s fine-tuning at half resolution, segmentation at full"),
     **{f"work{size}": _reduced(size) for size in (640, 512, 432, 384)},
+    "augment512": replace(_reduced(DEFAULT_WORK_SIZE), scales=(1.5, 1.25, 1.0, 0.75, 0.5), crop=0.75,
+                          about="work512, fine-tuning on scales 0.5–1.5 and random 75 % windows — the shipped "
+                                "default (osvos.finetune.FinetuneRecipe)"),
     "plateau": replace(_reduced(DEFAULT_WORK_SIZE), plateau=10,
                        about="work512, stopping early once the smoothed loss falls < 2 % in 10 steps"),
     "inter1": replace(_reduced(DEFAULT_WORK_SIZE), env=(("TF_NUM_INTEROP_THREADS", "1"),),
@@ -157,7 +161,7 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
 
     config = CONFIGS[name]
     model = OSVOS.load(work_size=config.work_size, recipe=FinetuneRecipe(scales=config.scales,
-                                                                         plateau=config.plateau))
+                                                                         crop=config.crop, plateau=config.plateau))
     rows = []
     for seq_name in sequences:
         seq = load_sequence(davis, seq_name)
