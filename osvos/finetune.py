@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .augment import rescale
-from .budget import Budget
+from .budget import FINETUNE_CROP, FINETUNE_SCALES, Budget
 from .losses import balanced_bce
 from .model import Networks
 
@@ -31,14 +31,13 @@ class FinetuneRecipe:
     """Optimiser and augmentation of the online fine-tuning."""
 
     lr: float = 1e-4
-    scales: tuple[float, ...] = (1.5, 1.25, 1.0, 0.75, 0.5)
-    """The first frame at these sizes, each also mirrored: the object as it may grow or shrink later."""
+    scales: tuple[float, ...] = FINETUNE_SCALES
     seed: int = 0
     plateau: int = 0
     """Stop before the budget once the smoothed loss fell by less than ``plateau_tol`` (relative) over the
     last ``plateau`` steps; 0 = always use the whole budget."""
     plateau_tol: float = 0.02
-    crop: float = 0.75
+    crop: float = FINETUNE_CROP
     """Train each step on a random window of this fraction of a variant's height and width (0 = the whole
     variant): the object moves in the frame, not only at its first-frame place. Windows step in 4-pixel units,
     so they cut the cached conv2_2 / conv3_3 features exactly."""

@@ -26,7 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, SEGMENT_BATCH  # noqa: E402
+from osvos.budget import (DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_CROP, FINETUNE_SCALES,  # noqa: E402
+                          SEGMENT_BATCH)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ CONFIGS = {
     "ft_half": Config(DEFAULT_BUDGET, scales=(0.5, 0.375),
                       about=f"{DEFAULT_BUDGET:g} s fine-tuning at half resolution, segmentation at full"),
     **{f"work{size}": _reduced(size) for size in (640, 512, 432, 384)},
-    "augment512": replace(_reduced(DEFAULT_WORK_SIZE), scales=(1.5, 1.25, 1.0, 0.75, 0.5), crop=0.75,
+    "augment512": replace(_reduced(DEFAULT_WORK_SIZE), scales=FINETUNE_SCALES, crop=FINETUNE_CROP,
                           about="work512, fine-tuning on scales 0.5–1.5 and random 75 % windows — the shipped "
                                 "default (osvos.finetune.FinetuneRecipe)"),
     "plateau": replace(_reduced(DEFAULT_WORK_SIZE), plateau=10,

@@ -161,8 +161,8 @@ def test_settings_from_environment():
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})
 
 
-@pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5), ("", None),
-                                       ("/autogroup-7\n", None)])
+@pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5),
+                                       ("", None), ("/autogroup-7\n", None)])
 def test_session_group_nice_reads_the_autogroup_file_or_says_none(tmp_path, text, nice):
     group = tmp_path / "autogroup"
     group.write_text(text)
@@ -190,7 +190,8 @@ def test_worker_only_process_lowers_its_priority(tmp_path, nice, own_session):
         assert {os.getpriority(os.PRIO_PROCESS, tid) for tid in threads} == {os.getpriority(os.PRIO_PROCESS, 0) + nice}
         if ours is not None:
             assert session_group_nice() == ours
-            assert session_group_nice(Path(f"/proc/{proc.pid}/autogroup")) == (min(19, ours + nice) if own_session else ours)
+            worker_group = session_group_nice(Path(f"/proc/{proc.pid}/autogroup"))
+            assert worker_group == (min(19, ours + nice) if own_session else ours)
     finally:
         proc.terminate()
         proc.wait(30)
