@@ -54,8 +54,10 @@ def lower_session_group(increment: int) -> None:
     """With the kernel's autogroup scheduling, CPU time is first shared between sessions and niceness only
     ranks threads inside one; so a worker that leads its own session (``scripts/serve.py`` starts it so)
     also lowers its session's group. Other sessions (a user's shell) are left alone."""
+    if os.getsid(0) != os.getpid():
+        return
     current = session_group_nice()
-    if os.getsid(0) != os.getpid() or current is None:
+    if current is None:
         return
     try:
         SELF_AUTOGROUP.write_text(str(min(19, current + increment)))

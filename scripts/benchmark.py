@@ -39,9 +39,11 @@ class Config:
     work_size: int | None = None
     """Longest side the network runs at (None: full resolution)."""
     scales: tuple[float, ...] = (1.0, 0.75)
-    """Scales of the first frame that fine-tuning trains on (with their mirror images)."""
+    """Scales of the first frame that fine-tuning trains on (with their mirror images). The default is the
+    benchmark's baseline recipe (osvos's before ``augment512``; its own default is ``FINETUNE_SCALES``)."""
     crop: float = 0.0
-    """Fine-tuning trains on random windows of this fraction of each scaled frame (0 = whole frames)."""
+    """Fine-tuning trains on random windows of this fraction of each scaled frame (0 = whole frames, the
+    baseline; osvos's default is ``FINETUNE_CROP``)."""
     reference: bool = False
     """Train every layer on the full frame (no cached conv1–3 features), as the original recipe does."""
     plateau: int = 0
