@@ -20,12 +20,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=TrainConfig.batch)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
+    parser.add_argument("--seed", type=int, default=TrainConfig.seed,
+                        help="data order and crops; give each chained run (--init) its own, or it repeats the last one's")
     parser.add_argument("--init", help="start from these weights (e.g. an earlier parent) instead of the HED init")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
     config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
-                         batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, init=args.init)
+                         batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
+                         init=args.init)
     print(train_parent(config, args.out, resume=args.resume))
 
 

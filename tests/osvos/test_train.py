@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 
@@ -91,6 +92,8 @@ def test_batches_depend_only_on_seed_and_step(tiny_davis):
     a.on_epoch_end()                       # the next epoch starts at step 2
     assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0]))
     assert not np.array_equal(DavisBatches(cfg, 0)[0][0], b[0][0])
+    reseeded = DavisBatches(dataclasses.replace(cfg, seed=1), 2)
+    assert not np.array_equal(reseeded[0][0], b[0][0])      # another seed, another sample sequence
 
 
 def test_outputs_of_a_run(runs):
