@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from osvos import render
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
 from osvos.masks import mask_png_bytes
 from osvos.video import VideoInfo, read_frames, write_video
 
@@ -51,11 +52,11 @@ def is_cancelled_error(exc: BaseException) -> bool:
 
 @dataclass(frozen=True)
 class JobParams:
-    budget: float | None = 60.0
+    budget: float | None = DEFAULT_BUDGET
     """Fine-tuning seconds (used when ``iterations`` is None)."""
     iterations: int | None = None
     snap: bool = False
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
 
     @property
     def finetune_budget(self) -> float | int:

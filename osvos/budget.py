@@ -15,6 +15,9 @@ SEGMENT_BATCH = 4
 """Frames per forward pass when segmenting: at 288×512 on 2 cores a batch of 4 costs 0.39 s per frame
 against 0.53 s one at a time (docs/BENCHMARK.md, forward variants ``batch4_512`` / ``fp32_512``)."""
 
+DEFAULT_THRESHOLD = 0.5
+"""A pixel is the object where the network's probability exceeds this."""
+
 FINETUNE_SCALES = (1.5, 1.25, 1.0, 0.75, 0.5)
 """Sizes of the first frame that fine-tuning trains on (each also mirrored): the object as it may grow or
 shrink later in the video."""

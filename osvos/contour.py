@@ -61,7 +61,11 @@ def superpixels(edges: np.ndarray, count: int = 600, compactness: float = 1e-4) 
 
 def snap(mask: np.ndarray, edges: np.ndarray, count: int = 600) -> np.ndarray:
     """Keep each contour-aligned superpixel that is more than 50 % foreground in ``mask``."""
-    labels = superpixels(edges, count)
+    return keep_majority(mask, superpixels(edges, count))
+
+
+def keep_majority(mask: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The union of the regions of ``labels`` that are more than 50 % foreground in ``mask``."""
     sizes = np.bincount(labels.ravel())
     inside = np.bincount(labels.ravel(), weights=mask.ravel().astype(np.float64), minlength=len(sizes))
     keep = inside > 0.5 * np.maximum(sizes, 1)

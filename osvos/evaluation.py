@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
+from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
@@ -112,18 +112,23 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: float = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, sequences: Sequence[str] | None = None,
-             log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
+             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), log: Callable[[str], None] = print
+             ) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
     Each frame's conv1–conv3 run once; the parent's head, the fine-tuned head and HED's contour head all
     read them (``OSVOS.analyse``), and the fine-tuned mask is scored as is and snapped, so the two
-    fine-tuned rows share one fine-tuning. Tables go to ``out/<variant>.csv|.md``.
+    fine-tuned rows share one fine-tuning. Every row is scored at each of ``thresholds``: the first gives
+    the tables ``parent``, ``osvos`` and ``osvos_snap``, the others ``<row>@<threshold>``. Tables go to
+    ``out/<table>.csv|.md``.
     """
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size)
     names = list(sequences) if sequences else split_names(davis, split)
-    rows: dict[str, list[dict]] = {"parent": [], "osvos": [], "osvos_snap": []}
+    suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
+    rows: dict[str, list[dict]] = {f"{row}{suffix}": [] for suffix in suffixes.values()
+                                   for row in ("parent", "osvos", "osvos_snap")}
     for name in names:
         seq = load_sequence(davis, name)
         gts = [seq.mask(i) for i in range(len(seq.frames))]
@@ -133,17 +138,20 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         for path in seq.frames[1:]:
             frame = read_rgb(path)
             views = model.analyse(frame, parent=True)
-            mask = views["probability"] > 0.5
-            preds["parent"].append(views["parent_probability"] > 0.5)
-            preds["osvos"].append(mask)
-            preds["osvos_snap"].append(model.snap(frame, mask, views["contours"]))
+            snap = model.snapper(frame, views["contours"])
+            for threshold, suffix in suffixes.items():
+                mask = views["probability"] > threshold
+                preds[f"parent{suffix}"].append(views["parent_probability"] > threshold)
+                preds[f"osvos{suffix}"].append(mask)
+                preds[f"osvos_snap{suffix}"].append(snap(mask))
         per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
         tuned = model.last_finetune["seconds"]
-        timing = {"parent": {"finetune_s": 0.0}, "osvos": {"finetune_s": tuned},
-                  "osvos_snap": {"finetune_s": tuned, "s_per_frame_all_three": per_frame}}
         for key, masks in preds.items():
             scores = score_sequence(masks, gts)
-            rows[key].append({"sequence": name, **scores, **timing[key]})
+            timing = {"finetune_s": 0.0 if key.startswith("parent") else tuned}
+            if key.startswith("osvos_snap"):
+                timing["s_per_frame_all"] = per_frame
+            rows[key].append({"sequence": name, **scores, **timing})
             log(f"{name} {key}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])}")
     tables = {key: pd.DataFrame(value).set_index("sequence") for key, value in rows.items()}
     for key, table in tables.items():

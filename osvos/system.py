@@ -10,7 +10,7 @@ from typing import Callable, Iterable, Iterator
 import cv2
 import numpy as np
 
-from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
+from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
 from .finetune import Cancel, Cancelled, FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 
@@ -205,14 +205,23 @@ class OSVOS:
     def snap(self, frame: np.ndarray, mask: np.ndarray, contours: np.ndarray | None = None) -> np.ndarray:
         """Boundary snapping: keep the HED-contour superpixels of ``frame`` that are >50 % inside ``mask``
         (``contours``: this frame's ``analyse(frame)["contours"]`` when already computed)."""
-        from .contour import snap
+        return self.snapper(frame, contours)(mask)
 
-        edges = self.contours(frame) if contours is None else contours
-        small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
-        snapped = snap(small, edges).astype(np.uint8)
-        return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+    def snapper(self, frame: np.ndarray, contours: np.ndarray | None = None
+                ) -> Callable[[np.ndarray], np.ndarray]:
+        """``snap`` for several masks of one frame: its superpixels are computed once, here."""
+        from .contour import keep_majority, superpixels
 
-    def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = 0.5,
+        labels = superpixels(self.contours(frame) if contours is None else contours)
+
+        def snap_mask(mask: np.ndarray) -> np.ndarray:
+            small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
+            snapped = keep_majority(small, labels).astype(np.uint8)
+            return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+        return snap_mask
+
+    def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = DEFAULT_THRESHOLD,
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
                 batch: int = SEGMENT_BATCH) -> Iterator[np.ndarray]:
         """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and

@@ -8,7 +8,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from osvos.evaluation import ablation, summary_line  # noqa: E402
-from osvos.budget import DEFAULT_BUDGET  # noqa: E402
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD  # noqa: E402
 
 
 def main() -> None:
@@ -18,11 +18,13 @@ def main() -> None:
     parser.add_argument("--weights", help="parent weights (default: the shipped ones)")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="fine-tune seconds")
     parser.add_argument("--sequences", help="comma-separated subset")
+    parser.add_argument("--thresholds", default=str(DEFAULT_THRESHOLD),
+                        help="comma-separated probability thresholds to score (the first gives the plain tables)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=args.budget,
-                      sequences=sequences)
+                      sequences=sequences, thresholds=[float(t) for t in args.thresholds.split(",")])
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")
 

@@ -195,3 +195,32 @@ def test_segment_cli_refuses_photo_as_mask(tmp_path):
     assert proc.returncode == 2
     assert last_line(proc.stderr).startswith("error:") and "photo" in last_line(proc.stderr)
     assert "Traceback" not in proc.stderr
+
+
+def synthetic_davis(root, frames: int = 4):
+    """A DAVIS-layout folder with one sequence 'square' (the square case, still) listed in ImageSets/val.txt."""
+    frame, mask = square_case()
+    images, labels = root / "JPEGImages" / "480p" / "square", root / "Annotations" / "480p" / "square"
+    images.mkdir(parents=True)
+    labels.mkdir(parents=True)
+    for k in range(frames):
+        cv2.imwrite(str(images / f"{k:05d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        save_mask(mask, labels / f"{k:05d}.png")
+    (root / "ImageSets").mkdir()
+    (root / "ImageSets" / "val.txt").write_text("/JPEGImages/480p/square /Annotations/480p/square\n")
+    return mask
+
+
+def test_ablation_scores_every_row_at_every_threshold(tmp_path):
+    mask = synthetic_davis(tmp_path / "davis")
+    tables = evaluation.ablation(tmp_path / "davis", "val", tmp_path / "out", budget=1, thresholds=(0.5, 0.0, 1.0),
+                                 log=lambda line: None)
+    rows = ("parent", "osvos", "osvos_snap")
+    assert set(tables) == {f"{row}{suffix}" for row in rows for suffix in ("", "@0", "@1")}
+    covered = mask.sum() / mask.size                         # 672 of 3072 pixels
+    assert covered == pytest.approx(0.21875)
+    for row in rows:
+        assert tables[f"{row}@0"].loc["square", "J_mean"] == pytest.approx(covered)   # every pixel is the object
+        assert tables[f"{row}@1"].loc["square", "J_mean"] == 0.0                      # no pixel is
+        assert (tmp_path / "out" / f"{row}@1.csv").exists() and (tmp_path / "out" / f"{row}.md").exists()
+    assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]
