@@ -119,8 +119,8 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     Each frame's conv1–conv3 run once; the parent's head, the fine-tuned head and HED's contour head all
     read them (``OSVOS.analyse``), and the fine-tuned mask is scored as is and snapped, so the two
     fine-tuned rows share one fine-tuning. Every row is scored at each of ``thresholds``: the first gives
-    the tables ``parent``, ``osvos`` and ``osvos_snap``, the others ``<row>@<threshold>``. Tables go to
-    ``out/<table>.csv|.md``.
+    the tables ``parent``, ``osvos`` and ``osvos_snap``, the others ``<row>@<threshold>`` (J and F only: T
+    costs more than the network). Tables go to ``out/<table>.csv|.md``.
     """
     from .system import OSVOS
 
@@ -147,7 +147,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
         tuned = model.last_finetune["seconds"]
         for key, masks in preds.items():
-            scores = score_sequence(masks, gts)
+            scores = score_sequence(masks, gts, temporal="@" not in key)
             timing = {"finetune_s": 0.0 if key.startswith("parent") else tuned}
             if key.startswith("osvos_snap"):
                 timing["s_per_frame_all"] = per_frame

@@ -197,14 +197,15 @@ def statistics(values: Sequence[float]) -> dict[str, float]:
     return {"mean": float(np.nanmean(values)), "recall": float(np.mean(values > 0.5)), "decay": decay(values)}
 
 
-def score_sequence(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> dict[str, float]:
-    """Score one sequence as DAVIS-2016 does: J and F on frames 1 … N−2, T on consecutive predictions."""
+def score_sequence(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], temporal: bool = True) -> dict[str, float]:
+    """Score one sequence as DAVIS-2016 does: J and F on frames 1 … N−2, T on consecutive predictions
+    (``temporal=False`` skips T, by far the slowest measure, and reports it as NaN)."""
     if len(preds) != len(gts):
         raise ValueError(f"{len(preds)} predicted masks for {len(gts)} ground-truth frames")
     frames = range(1, len(gts) - 1)
     j = [jaccard(preds[i], gts[i]) for i in frames]
     f = [f_measure(preds[i], gts[i]) for i in frames]
-    t = [temporal_instability(preds[i], preds[i + 1]) for i in range(len(preds) - 1)]
+    t = [temporal_instability(preds[i], preds[i + 1]) for i in range(len(preds) - 1)] if temporal else []
     result = {}
     for name, values in (("J", j), ("F", f)):
         for stat, value in statistics(values).items():

@@ -222,5 +222,6 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
     for row in rows:
         assert tables[f"{row}@0"].loc["square", "J_mean"] == pytest.approx(covered)   # every pixel is the object
         assert tables[f"{row}@1"].loc["square", "J_mean"] == 0.0                      # no pixel is
+        assert np.isnan(tables[f"{row}@0"].loc["square", "T_mean"])     # T is not computed at extra thresholds
         assert (tmp_path / "out" / f"{row}@1.csv").exists() and (tmp_path / "out" / f"{row}.md").exists()
     assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]

@@ -220,6 +220,14 @@ def test_score_sequence_middle_frames_hand_computed():
     assert set(scores) == {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"}
 
 
+def test_score_sequence_without_temporal_keeps_j_and_f():
+    gts = [rect((48, 64), 10, 10 + 2 * k, 20, 24) for k in range(5)]
+    preds = [rect((48, 64), 0, 0, 5, 5)] + [g.copy() for g in gts[1:]]
+    full, quick = score_sequence(preds, gts), score_sequence(preds, gts, temporal=False)
+    assert full["T_mean"] > 0 and np.isnan(quick["T_mean"])
+    assert {k: v for k, v in quick.items() if k != "T_mean"} == {k: v for k, v in full.items() if k != "T_mean"}
+
+
 def test_score_sequence_length_mismatch():
     with pytest.raises(ValueError):
         score_sequence([np.zeros((4, 4), bool)] * 3, [np.zeros((4, 4), bool)] * 4)
