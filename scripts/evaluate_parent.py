@@ -11,6 +11,11 @@ from osvos.evaluation import ablation, summary_line  # noqa: E402
 from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD  # noqa: E402
 
 
+def thresholds(text: str) -> list[float]:
+    """``0.5,0.6`` → [0.5, 0.6]; argparse reports a ValueError as a usage error."""
+    return [float(part) for part in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--davis", default="../shared/davis2016")
@@ -18,13 +23,13 @@ def main() -> None:
     parser.add_argument("--weights", help="parent weights (default: the shipped ones)")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="fine-tune seconds")
     parser.add_argument("--sequences", help="comma-separated subset")
-    parser.add_argument("--thresholds", default=str(DEFAULT_THRESHOLD),
+    parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=args.budget,
-                      sequences=sequences, thresholds=[float(t) for t in args.thresholds.split(",")])
+                      sequences=sequences, thresholds=args.thresholds)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")
 
