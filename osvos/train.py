@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +37,10 @@ class TrainConfig:
     precision: str = "float32"
     init: str | None = None
     """Weights to start from (e.g. an earlier parent); None starts from the HED VGG16 trunk."""
+    train_low: bool = False
+    """Also train conv1–conv3 (frozen by default, which saves a third of a CPU step; a GPU run can afford them)."""
+    load_threads: int = 1
+    """Threads that decode and augment the images of a batch (a GPU step outruns one thread)."""
 
 
 class DeepSupervision(keras.Model):
@@ -65,20 +70,22 @@ class DavisBatches(keras.utils.PyDataset):
         self.config = config
         self.samples = [(f, m) for seq in load_split(config.davis, config.split) for f, m in zip(seq.frames, seq.masks)]
         self.step = start_step
+        self.pool = ThreadPoolExecutor(config.load_threads)
 
     def __len__(self) -> int:
         return self.config.checkpoint_every
 
     def __getitem__(self, index: int):
-        rng = np.random.default_rng([self.config.seed, self.step + index])
-        images, labels = [], []
-        for pick in rng.integers(0, len(self.samples), self.config.batch):
-            frame, mask = self.samples[pick]
-            image, label = augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
-                                   fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8))
-            images.append(image)
-            labels.append(label)
+        step = self.step + index
+        picks = np.random.default_rng([self.config.seed, step]).integers(0, len(self.samples), self.config.batch)
+        images, labels = zip(*self.pool.map(self._sample, picks, [step] * len(picks), range(len(picks))))
         return preprocess(np.stack(images)), np.stack(labels)[..., None].astype(np.float32)
+
+    def _sample(self, pick: int, step: int, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        frame, mask = self.samples[pick]
+        rng = np.random.default_rng([self.config.seed, step, slot])
+        return augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
+                       fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8))
 
     def on_epoch_end(self):
         self.step += self.config.checkpoint_every
@@ -138,9 +145,11 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         nets.full.load_weights(config.init)
     else:
         init_from_hed(nets.full)
-    freeze_low_blocks(nets.full)
+    if not config.train_low:
+        freeze_low_blocks(nets.full)
     trainer = DeepSupervision(nets.full)
-    trainer.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=False)
+    # jit under JAX (unjitted it runs op by op); TensorFlow trains in plain graph mode.
+    trainer.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=keras.backend.backend() == "jax")
     step = 0
     if resume and (run / "state.json").exists():
         step = json.loads((run / "state.json").read_text())["step"]

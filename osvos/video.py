@@ -82,8 +82,10 @@ def read_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[np.
         proc.wait()
 
 
-def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, alpha: bool = False) -> int:
-    """Encode RGB frames as H.264 yuv420p MP4 (+faststart), or RGBA frames as VP9 WebM with alpha.
+def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, alpha: bool = False, crf: int = 20,
+                preset: str = "veryfast") -> int:
+    """Encode RGB frames as H.264 yuv420p MP4 (+faststart; ``crf``, x264 ``preset``), or RGBA frames as VP9 WebM
+    with alpha.
 
     Odd sizes are padded by one pixel (H.264 4:2:0 needs even sizes). Returns the number of frames written;
     the output has exactly that many frames at ``fps``.
@@ -98,7 +100,7 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, a
                             deadline="good", **{"b:v": 0, "auto-alt-ref": 0, "cpu-used": 5, "row-mt": 1})
     else:
         stream = stream.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")
-        out = stream.output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=20, preset="veryfast",
+        out = stream.output(str(path), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset=preset,
                             movflags="+faststart")
     proc = subprocess.Popen(out.overwrite_output().compile(cmd=FFMPEG) + ["-nostdin", "-loglevel", "error"],
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -23,12 +23,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed,
                         help="data order and crops; give each chained run (--init) its own, or it repeats the last one's")
     parser.add_argument("--init", help="start from these weights (e.g. an earlier parent) instead of the HED init")
+    parser.add_argument("--train-low-blocks", action="store_true", help="also train conv1-conv3 (frozen by default)")
+    parser.add_argument("--load-threads", type=int, default=TrainConfig.load_threads,
+                        help="threads decoding and augmenting a batch")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
     config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
                          batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
-                         init=args.init)
+                         init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads)
     print(train_parent(config, args.out, resume=args.resume))
 
 

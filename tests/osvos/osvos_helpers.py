@@ -14,6 +14,8 @@ SHARED = REPO.parent / "shared"
 DAVIS = SHARED / "davis2016"
 HEVC_SAMPLE = SHARED / "samples" / "blackswan-hevc.mp4"
 PHOTO_MASK = SHARED / "samples" / "blackswan-first-mask-rgb.png"
+TINY_SEQUENCES = ("bear", "boat")
+"""The DAVIS sequences of the `tiny_davis` fixture."""
 
 
 def square_case(height: int = 48, width: int = 64) -> tuple[np.ndarray, np.ndarray]:

@@ -6,33 +6,11 @@ import dataclasses
 import json
 import shutil
 
-import cv2
 import h5py
 import numpy as np
 import pytest
 
-from osvos_helpers import DAVIS
 from osvos.train import DavisBatches, TrainConfig, train_parent
-
-SEQUENCES = ("bear", "boat")
-
-
-@pytest.fixture(scope="module")
-def tiny_davis(tmp_path_factory):
-    """2 DAVIS sequences × 3 frames, downscaled to 48×80, with ImageSets/train.txt."""
-    root = tmp_path_factory.mktemp("davis")
-    for name in SEQUENCES:
-        for sub, ext, flag, interpolation in (("JPEGImages", "jpg", cv2.IMREAD_COLOR, cv2.INTER_AREA),
-                                               ("Annotations", "png", cv2.IMREAD_GRAYSCALE, cv2.INTER_NEAREST)):
-            folder = root / sub / "480p" / name
-            folder.mkdir(parents=True)
-            for k in range(3):
-                image = cv2.imread(str(DAVIS / sub / "480p" / name / f"{k:05d}.{ext}"), flag)
-                assert image is not None
-                cv2.imwrite(str(folder / f"{k:05d}.{ext}"), cv2.resize(image, (80, 48), interpolation=interpolation))
-    (root / "ImageSets").mkdir()
-    (root / "ImageSets" / "train.txt").write_text("\n".join(SEQUENCES) + "\n")
-    return root
 
 
 def config(davis, iters=4, **changes) -> TrainConfig:
@@ -96,6 +74,16 @@ def test_batches_depend_only_on_seed_and_step(tiny_davis):
     assert not np.array_equal(reseeded[0][0], b[0][0])      # another seed, another sample sequence
 
 
+def test_batches_do_not_depend_on_load_threads(tiny_davis):
+    cfg = config(tiny_davis, batch=3)
+    one, three = DavisBatches(cfg, 0), DavisBatches(dataclasses.replace(cfg, load_threads=3), 0)
+    for index in range(2):
+        images, labels = three[index]
+        assert images.shape == (3, 32, 48, 3)
+        assert not np.array_equal(images[0], images[1])         # each slot of a batch is its own sample
+        assert all(np.array_equal(x, y) for x, y in zip(one[index], (images, labels)))
+
+
 def test_outputs_of_a_run(runs):
     run = runs / "straight"
     rows = log_rows(run)
@@ -122,6 +110,19 @@ def test_trained_weights_changed_and_low_blocks_frozen(runs):
         assert np.array_equal(trained.full.get_layer(name).get_weights()[0], nets.full.get_layer(name).get_weights()[0])
     assert not np.array_equal(trained.full.get_layer("block5_conv3").get_weights()[0],
                               nets.full.get_layer("block5_conv3").get_weights()[0])
+
+
+def test_train_low_trains_conv1_to_conv3(tiny_davis, tmp_path):
+    from osvos.model import build_networks, init_from_hed
+
+    seeded_train(0, config(tiny_davis, iters=2, train_low=True), tmp_path / "low")
+    nets = build_networks()
+    init_from_hed(nets.full)
+    trained = build_networks()
+    trained.full.load_weights(tmp_path / "low" / "ckpt.weights.h5")
+    for name in ("block1_conv1", "block3_conv3", "block5_conv3"):
+        assert not np.array_equal(trained.full.get_layer(name).get_weights()[0],
+                                  nets.full.get_layer(name).get_weights()[0]), name
 
 
 def test_resume_is_exact(resumed):
