@@ -235,16 +235,29 @@ def test_finetuning_learns_the_square():
     assert after > before + 0.2
 
 
-def test_analyse_shares_one_trunk_pass_between_heads(model, square):
+@pytest.fixture(scope="module")
+def hed_trunk_model(tmp_path_factory):
+    """The shipped network with conv1–conv3 set back to HED's, as in parents trained with them frozen."""
+    from osvos.model import init_from_hed
+
+    shipped = osvos.OSVOS.load(work_size=64)
+    init_from_hed(shipped.nets.full, blocks=(1, 2, 3))
+    path = tmp_path_factory.mktemp("weights") / "hed_trunk.weights.h5"
+    shipped.nets.full.save_weights(path)
+    return osvos.OSVOS.load(path, work_size=64)
+
+
+def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
     """analyse(): the fine-tuned, parent and contour heads on one conv1–3 pass give what the separate paths
     give; segment(snap=True) is snap() of the thresholded probability."""
     frame, mask = square
+    model = hed_trunk_model
     model.reset()
     parent = model.probabilities(frame)
     model.finetune(frame, mask, 3)
     views = model.analyse(frame, parent=True)
     assert set(views) == {"probability", "parent_probability", "contours"}
-    assert len(model._hed().inputs) == 3  # the shipped weights keep HED's conv1–3: the shared path ran
+    assert len(model._hed().inputs) == 3  # conv1–3 are HED's: the shared path ran
     assert np.allclose(views["probability"], model.probabilities(frame), atol=1e-4)
     assert np.allclose(views["parent_probability"], parent, atol=1e-4)
     assert not np.allclose(views["probability"], views["parent_probability"], atol=1e-4)
@@ -253,12 +266,13 @@ def test_analyse_shares_one_trunk_pass_between_heads(model, square):
     assert np.array_equal(snapped, model.snap(frame, views["probability"] > 0.5))
 
 
-def test_analyse_without_hed_trunk_runs_the_whole_hed(model, square, tmp_path):
+def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, square, tmp_path):
     """Weights whose conv1–3 are not HED's take analyse()'s fallback: every head on its own input, and the
-    contours are still HED's (equal to those the shared path gives for the shipped weights)."""
+    contours are still HED's (equal to those the shared path gives for weights with HED's conv1–3)."""
     frame, mask = square
     model.reset()
-    shared = model.analyse(frame)["contours"]
+    hed_trunk_model.reset()
+    shared = hed_trunk_model.analyse(frame)["contours"]
     changed = osvos.OSVOS.load(work_size=64)
     layer = changed.nets.full.get_layer("block1_conv1")
     kernel, bias = layer.get_weights()
