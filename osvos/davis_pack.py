@@ -1,6 +1,6 @@
 """Carry a DAVIS split to another machine in a few MB: frames as H.264 videos, masks bit-packed.
 
-The 30 training sequences take 143 MB as JPEG; as x264 CRF 25 videos they take ~20 MB, small enough to travel
+The 30 training sequences take 143 MB as JPEG; as x264 CRF 25 videos they take 22 MB, small enough to travel
 with the working tree to a GPU machine. Unpacking needs only OpenCV and NumPy (no ffmpeg binary), and gives back
 a DAVIS-layout folder that ``train_parent`` reads. Masks travel losslessly; frames lose a little (CRF 25 on top of
 the JPEG source).
