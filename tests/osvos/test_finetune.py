@@ -221,11 +221,13 @@ def test_finetuning_learns_the_square():
     default recipe trains on 75 % windows of five scales, so it fits the one frame slower than whole frames).
 
     Built from the HED initialisation (not whatever parent is shipped) with a fixed seed, so the numbers are
-    reproducible."""
+    reproducible; at lr 1e-4, since the default 3e-5 is tuned for a trained parent, not for the bare init."""
     import keras
 
+    from osvos.finetune import FinetuneRecipe
+
     keras.utils.set_random_seed(0)
-    net = osvos.OSVOS(None, work_size=64)
+    net = osvos.OSVOS(None, work_size=64, recipe=FinetuneRecipe(lr=1e-4))
     frame, mask = square_case()
     before = jaccard(next(net.segment([frame])), mask)
     net.finetune(frame, mask, 60)
