@@ -167,10 +167,17 @@ class OSVOS:
 
     def contours(self, frame: np.ndarray) -> np.ndarray:
         """HED contour strength in [0, 1] at the working resolution."""
-        x = preprocess(self._to_work(frame))[None]
+        return self._hed_contours(preprocess(self._to_work(frame))[None])
+
+    def _hed_contours(self, x: np.ndarray, features: list[np.ndarray] | None = None) -> np.ndarray:
+        """``contours`` of a preprocessed one-frame batch; ``features``: its conv1–conv3 when already computed
+        (used only when HED shares them; otherwise the whole HED runs on ``x``)."""
         hed = self._hed()
-        inputs = x if len(hed.inputs) == 1 else list(self.nets.features.predict_on_batch(x))
-        return np.asarray(hed.predict_on_batch(inputs))[0, ..., 0]
+        if len(hed.inputs) == 1:
+            return np.asarray(hed.predict_on_batch(x))[0, ..., 0]
+        if features is None:
+            features = list(self.nets.features.predict_on_batch(x))
+        return np.asarray(hed.predict_on_batch(features))[0, ..., 0]
 
     def analyse(self, frame: np.ndarray, *, parent: bool = False) -> dict[str, np.ndarray]:
         """One pass of conv1–conv3, several heads: ``probability`` (this network; input resolution),
@@ -178,22 +185,13 @@ class OSVOS:
         network's, as before fine-tuning) — what snapping and the model card's ablation need."""
         x = preprocess(self._to_work(frame))[None]
         height, width = x.shape[1:3]
-        hed = self._hed()
-        if len(hed.inputs) == 1:  # conv1–conv3 differ from HED's: no sharing
-            segmenters = {"probability": self.nets.segmenter}
-            if parent:
-                segmenters["parent_probability"] = self._parent_nets().segmenter
-            out = {key: self._to_probability(np.asarray(net.predict_on_batch(x))[0, ..., 0], frame.shape[:2])
-                   for key, net in segmenters.items()}
-            out["contours"] = np.asarray(hed.predict_on_batch(x))[0, ..., 0]
-            return out
         conv1, conv2, conv3 = self.nets.features.predict_on_batch(x)
         heads = {"probability": self.nets.head}
-        if parent:
+        if parent:  # fine-tuning leaves conv1–conv3 as the parent's, so its head reads the same features
             heads["parent_probability"] = self._parent_nets().head
         out = {key: self._to_probability(np.asarray(head.predict_on_batch([conv2, conv3]))[0, :height, :width, 0],
                                          frame.shape[:2]) for key, head in heads.items()}
-        out["contours"] = np.asarray(hed.predict_on_batch([conv1, conv2, conv3]))[0, ..., 0]
+        out["contours"] = self._hed_contours(x, [conv1, conv2, conv3])
         return out
 
     def _parent_nets(self):

@@ -269,8 +269,9 @@ def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
 
 
 def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, square, tmp_path):
-    """Weights whose conv1–3 are not HED's take analyse()'s fallback: every head on its own input, and the
-    contours are still HED's (equal to those the shared path gives for weights with HED's conv1–3)."""
+    """Weights whose conv1–3 are not HED's take analyse()'s fallback for the contours: the whole HED on the frame
+    (the segmentation heads still share one conv1–3 pass), and the contours are still HED's (equal to those the
+    shared path gives for weights with HED's conv1–3)."""
     frame, mask = square
     model.reset()
     hed_trunk_model.reset()
