@@ -141,11 +141,17 @@ def test_upload_validation(client, api, media, tmp_path, kind, expected):
     assert Submission.objects.count() == 0
 
 
-def test_upload_size_cap(client, api, media, settings_override):
-    settings_override(MAX_VIDEO_BYTES=1000)
+@pytest.mark.parametrize("setting,expected", [
+    ("MAX_VIDEO_BYTES", "The video is"),
+    ("MAX_MASK_BYTES", "The mask is"),
+])
+def test_upload_size_cap(client, api, media, settings_override, setting, expected):
+    settings_override(**{setting: 10})
     response = upload(client, media)
+    html = response.content.decode().replace("\xa0", " ")
     assert response.status_code == 400
-    assert "the limit is 1000" in response.content.decode().replace("\xa0", " ")
+    assert expected in html and "the limit is 10 bytes" in html
+    assert Submission.objects.count() == 0
 
 
 def test_upload_needs_a_mask(client, api, media):

@@ -14,6 +14,18 @@ def _extension(name: str) -> str:
     return os.path.splitext(name or "")[1].lower()
 
 
+def _check_type_and_size(upload, kind: str, file_kind: str, allowed: tuple[str, ...], limit: int) -> None:
+    """Refuse the `kind` upload ("video", "mask") if its extension is not in `allowed` or it exceeds `limit` bytes."""
+    if _extension(upload.name) not in allowed:
+        raise forms.ValidationError(
+            f"“%(name)s” is not {file_kind} we accept (allowed: %(allowed)s).",
+            code=f"{kind}_type", params={"name": upload.name, "allowed": ", ".join(allowed)})
+    if upload.size > limit:
+        raise forms.ValidationError(
+            f"The {kind} is %(size)s; the limit is %(limit)s.", code=f"{kind}_size",
+            params={"size": filesizeformat(upload.size), "limit": filesizeformat(limit)})
+
+
 class UploadForm(forms.Form):
     MASK_SOURCES = [("file", "Upload a mask image"), ("drawn", "Draw the mask on the first frame")]
 
@@ -36,19 +48,13 @@ class UploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.video_size: tuple[int, int] | None = None
+        self.mask_size: tuple[int, int] | None = None
         self.fields["mask"].error_messages["required"] = (
             "Choose a mask image, or draw the mask on the video's first frame.")
 
     def clean_video(self):
         video = self.cleaned_data["video"]
-        if _extension(video.name) not in media.VIDEO_EXTENSIONS:
-            raise forms.ValidationError(
-                "“%(name)s” is not a video file we accept (allowed: %(allowed)s).",
-                code="video_type", params={"name": video.name, "allowed": ", ".join(media.VIDEO_EXTENSIONS)})
-        if video.size > settings.MAX_VIDEO_BYTES:
-            raise forms.ValidationError(
-                "The video is %(size)s; the limit is %(limit)s.", code="video_size",
-                params={"size": filesizeformat(video.size), "limit": filesizeformat(settings.MAX_VIDEO_BYTES)})
+        _check_type_and_size(video, "video", "a video file", media.VIDEO_EXTENSIONS, settings.MAX_VIDEO_BYTES)
         if video.size == 0:
             raise forms.ValidationError("The video file is empty.", code="video_empty")
         try:
@@ -62,14 +68,7 @@ class UploadForm(forms.Form):
 
     def clean_mask(self):
         mask = self.cleaned_data["mask"]
-        if _extension(mask.name) not in media.MASK_EXTENSIONS:
-            raise forms.ValidationError(
-                "“%(name)s” is not an image file we accept (allowed: %(allowed)s).",
-                code="mask_type", params={"name": mask.name, "allowed": ", ".join(media.MASK_EXTENSIONS)})
-        if mask.size > settings.MAX_MASK_BYTES:
-            raise forms.ValidationError(
-                "The mask is %(size)s; the limit is %(limit)s.", code="mask_size",
-                params={"size": filesizeformat(mask.size), "limit": filesizeformat(settings.MAX_MASK_BYTES)})
+        _check_type_and_size(mask, "mask", "an image file", media.MASK_EXTENSIONS, settings.MAX_MASK_BYTES)
         try:
             self.mask_size = media.image_size(mask)
         except media.MediaError as exc:
@@ -79,7 +78,7 @@ class UploadForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        mask_size = getattr(self, "mask_size", None)
+        mask_size = self.mask_size
         if self.video_size and mask_size and "mask" in cleaned and tuple(mask_size) != tuple(self.video_size):
             self.add_error("mask", forms.ValidationError(
                 "The mask is %(mw)s×%(mh)s pixels but the video is %(vw)s×%(vh)s: the mask must be drawn on "
