@@ -2,32 +2,16 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
 from typing import Callable
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 
 from .errors import ApiError, register_error_handlers
+from .routes import compat, health, jobs, openapi, outputs
+from .services import Services
 from .settings import Settings
 from .store import JobStore
 from .tasks import JobQueue, ModelHolder, WorkerPool, default_model_factory
-
-API_VERSION = "1.0.0"
-
-
-@dataclass
-class Services:
-    """What the routes use, built once per app (and shared with the embedded workers)."""
-
-    settings: Settings
-    store: JobStore
-    queue: JobQueue
-    holder: ModelHolder
-    pool: WorkerPool | None = None
-
-
-def services() -> Services:
-    return current_app.extensions["osvos"]
 
 
 def create_app(settings: Settings | None = None, *, store: JobStore | None = None, queue: JobQueue | None = None,
@@ -61,7 +45,6 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
                            {"WWW-Authenticate": 'Bearer realm="osvos-studio"'})
         return None
 
-    from .routes import compat, health, jobs, openapi, outputs
     for blueprint in (jobs.bp, outputs.bp, health.bp, openapi.bp, compat.bp):
         app.register_blueprint(blueprint)
     return app

@@ -9,7 +9,7 @@ import time
 
 from flask import Blueprint, request
 
-from ..app import services
+from ..services import services
 from ..errors import ApiError
 from ..submit import submit
 from .outputs import send_output

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..app import services
+from ..services import services
 from ..errors import ApiError
 from ..store import STATES, TERMINAL
 from ..submit import submit

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..app import API_VERSION, services
+from ..services import API_VERSION, services
 from ..pipeline import OUTPUTS
 from ..store import STAGES, STATES
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request, send_file
 
-from ..app import services
+from ..services import services
 from ..errors import ApiError
 from ..pipeline import OUTPUTS
 from .views import checked_id
