@@ -1,9 +1,9 @@
 """Fixtures for the reliability tests: the API and the site as real processes on free loopback ports.
 
 The machinery (process control, the bad-input cases, the crash and load scenarios) lives in
-scripts/reliability_report.py, which also regenerates docs/RELIABILITY.md from the same code; small clips and
-masks come from tests/api/api_helpers.py. One stack serves the whole session (one model load); the crash test
-kills and restarts its processes on the same ports and store.
+scripts/reliability_checks/, which scripts/reliability_report.py also uses to regenerate docs/RELIABILITY.md;
+small clips and masks come from tests/api/api_helpers.py. One stack serves the whole session (one model load);
+the crash test kills and restarts its processes on the same ports and store.
 """
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ for _path in (ROOT, ROOT / "scripts", ROOT / "tests" / "api"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import reliability_report as rr  # noqa: E402
+from reliability_checks.matrix import Context  # noqa: E402
+from reliability_checks.media import Media, make_media  # noqa: E402
+from reliability_checks.processes import Stack  # noqa: E402
 
 
 def pytest_configure(config):
@@ -26,15 +28,15 @@ def pytest_configure(config):
 
 
 @pytest.fixture(scope="session")
-def media(tmp_path_factory) -> rr.Media:
-    return rr.make_media(tmp_path_factory.mktemp("reliability-media"))
+def media(tmp_path_factory) -> Media:
+    return make_media(tmp_path_factory.mktemp("reliability-media"))
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """`python -m api_server` (real model, OSVOS_WORK_SIZE=64, a bearer token, small caps) and
     `python scripts/serve.py --no-api` pointed at it, sharing a fresh store."""
-    live = rr.Stack(tmp_path_factory.mktemp("reliability-run"))
+    live = Stack(tmp_path_factory.mktemp("reliability-run"))
     try:
         live.start()
     except Exception:
@@ -45,8 +47,8 @@ def stack(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def ctx(stack, media) -> rr.Context:
-    return rr.Context(stack, media)
+def ctx(stack, media) -> Context:
+    return Context(stack, media)
 
 
 @pytest.fixture

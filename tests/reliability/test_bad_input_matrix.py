@@ -1,37 +1,38 @@
 """The bad-input matrix against the live API and site: a specific status and a readable message for each case,
-no 5xx, no traceback, and both services healthy afterwards (cases: scripts/reliability_report.py)."""
+no 5xx, no traceback, and both services healthy afterwards (cases: scripts/reliability_checks/matrix.py)."""
 from __future__ import annotations
 
 import pytest
 
-import reliability_report as rr
+from reliability_checks.client import declared_oversize
+from reliability_checks.matrix import CASES, run_case, services_after
 
 pytestmark = pytest.mark.reliability
 
 
 def test_the_matrix_covers_at_least_twenty_refusals_on_each_side():
-    refusals = [case for case in rr.CASES if case.expect >= 400]
+    refusals = [case for case in CASES if case.expect >= 400]
     assert len(refusals) >= 20
     assert {case.target for case in refusals} == {"API", "site"}
     assert sum(case.target == "site" for case in refusals) >= 15
-    assert len({case.key for case in rr.CASES}) == len(rr.CASES)
+    assert len({case.key for case in CASES}) == len(CASES)
 
 
-@pytest.mark.parametrize("case", rr.CASES, ids=[case.key for case in rr.CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
 def test_case(ctx, case):
-    result = rr.run_case(ctx, case)
+    result = run_case(ctx, case)
     assert result.ok, (f"{case.target}: {case.title}: expected {case.expect}, got {result.got} "
                        f"{result.message!r}; problems: {result.problems}")
 
 
 def test_body_declared_too_large_is_refused_before_it_is_read(ctx):
     for url, path in ((ctx.stack.api_url, "/api/v1/jobs"), (ctx.stack.site_url, "/upload/")):
-        reply = rr.declared_oversize(url, path, ctx.stack.auth)
+        reply = declared_oversize(url, path, ctx.stack.auth)
         assert reply.status == 413 and reply.elapsed_ms < 5000, (url, reply.status, reply.elapsed_ms)
 
 
 def test_services_are_healthy_after_the_matrix(ctx):
-    after = rr.services_after(ctx)
+    after = services_after(ctx)
     assert after["api_ok"], after["api"]
     assert after["site_ok"], after["site"]
     assert after["good_upload"] == 202

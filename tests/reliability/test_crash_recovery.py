@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-import reliability_report as rr
+from reliability_checks.crashes import crash_recovery, worker_crash
+from reliability_checks.matrix import Context
+from reliability_checks.processes import product_layout
 
 pytestmark = pytest.mark.reliability
 
 
 def test_kill_9_of_the_api_mid_finetuning_and_of_the_site(live, media):
-    report = rr.crash_recovery(rr.Context(live, media), budget=20.0)
+    report = crash_recovery(Context(live, media), budget=20.0)
     print("\n".join(report["transcript"]))
     failed = [name for name, ok in report["checks"].items() if not ok]
     assert not failed, f"failed checks: {failed}\n" + "\n".join(report["transcript"])
 
 
 def test_kill_9_of_the_separate_worker_mid_finetuning(tmp_path, media):
-    stack, worker = rr.product_layout(tmp_path)
+    stack, worker = product_layout(tmp_path)
     try:
         stack.start()
         worker.start()
-        report = rr.worker_crash(rr.Context(stack, media), worker, budget=20.0)
+        report = worker_crash(Context(stack, media), worker, budget=20.0)
     finally:
         worker.stop()
         stack.close()

@@ -6,7 +6,8 @@ import os
 
 import pytest
 
-import reliability_report as rr
+from benchmark_api import format_latency
+from reliability_checks.load import duplicates, latency
 
 pytestmark = pytest.mark.reliability
 
@@ -17,7 +18,7 @@ P99_LIMIT_MS = float(os.environ.get("OSVOS_RELIABILITY_P99_MS", "1000"))
 
 
 def test_ten_concurrent_identical_posts_are_one_computation(ctx):
-    out = rr.duplicates(ctx, count=10)
+    out = duplicates(ctx, count=10)
     assert out["statuses"] == [202] * 10
     assert out["distinct_ids"] == 1, "ten identical answers"
     assert out["created"] == 1, "exactly one post created the job; nine were deduplicated"
@@ -27,9 +28,9 @@ def test_ten_concurrent_identical_posts_are_one_computation(ctx):
 
 
 def test_fifty_pollers_while_a_job_finetunes(ctx):
-    out = rr.latency(ctx, pollers=50, interval=0.25, window=5.0, budget=21.0, site_interval=1.0)
+    out = latency(ctx, pollers=50, interval=0.25, window=5.0, budget=21.0, site_interval=1.0)
     api, site = out["api"], out["site"]
-    print(f"\nAPI: {rr.format_latency(api)}\nsite: {rr.format_latency(site)}")
+    print(f"\nAPI: {format_latency(api)}\nsite: {format_latency(site)}")
     assert api["errors"] == 0 and site["errors"] == 0
     assert api["states_seen"].get("running", 0) >= 0.9 * api["requests"], "measured while the job ran"
     assert api["requests"] >= 50 * 5 / 0.25 * 0.5, "the pollers were served at about their rate"
