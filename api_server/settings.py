@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_PACE
 
 
 class SettingsError(ValueError):
@@ -33,6 +33,9 @@ class Settings:
     """``OSVOS_WORK_SIZE``: longest side at which the network runs (default: osvos's); 0 = full resolution."""
     default_budget: float = DEFAULT_BUDGET
     """``OSVOS_DEFAULT_BUDGET``: fine-tuning seconds when a request gives no ``budget``."""
+    finetune_pace: float = FINETUNE_PACE
+    """``OSVOS_FINETUNE_PACE``: most fine-tuning steps per budget second (default: osvos's, 125 steps for
+    60 s), so a fast machine finishes early instead of overfitting; 0 = train for the whole budget."""
     max_budget: float = 1800.0
     """``OSVOS_MAX_BUDGET``: the largest ``budget`` (seconds) a request may ask for."""
     infer_timeout: float = 3600.0
@@ -49,7 +52,7 @@ class Settings:
         "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_budget": "OSVOS_DEFAULT_BUDGET",
-        "max_budget": "OSVOS_MAX_BUDGET", "infer_timeout": "OSVOS_INFER_TIMEOUT",
+        "finetune_pace": "OSVOS_FINETUNE_PACE", "max_budget": "OSVOS_MAX_BUDGET", "infer_timeout": "OSVOS_INFER_TIMEOUT",
         "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
 
@@ -86,6 +89,7 @@ class Settings:
             (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
             (self.default_budget > 0, "OSVOS_DEFAULT_BUDGET must be positive"),
+            (self.finetune_pace >= 0, "OSVOS_FINETUNE_PACE must be 0 (no cap) or positive"),
             (self.max_budget >= self.default_budget, "OSVOS_MAX_BUDGET must be at least OSVOS_DEFAULT_BUDGET"),
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),

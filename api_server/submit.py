@@ -122,7 +122,8 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
             version = services.holder.version()
         except Exception as exc:  # noqa: BLE001 - reported to the client as 503
             raise ApiError(503, "model_unavailable", f"the model could not be loaded: {exc}") from None
-        key = {"params": params.as_dict(), "model": version, "work_size": settings.work_size}
+        key = {"params": params.as_dict(), "model": version, "work_size": settings.work_size,
+               "finetune_pace": settings.finetune_pace}
         job_id = hashlib.sha256(b"osvos-studio job v1\0" + digest.digest() + mask_digest(mask_array)
                                 + json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
         record = {
@@ -130,7 +131,7 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
             "progress": 0.0, "eta_s": None, "error": None, "frames": info.frames, "fps": info.fps,
             "width": info.width, "height": info.height, "codec": info.codec, "video_bytes": size,
             "params": params.as_dict(), "model_version": version, "work_size": settings.work_size,
-            "created": time.time(), "started": None, "finished": None, "attempts": 0,
+            "finetune_pace": settings.finetune_pace, "created": time.time(), "started": None, "finished": None, "attempts": 0,
         }
         record, created = store.create(job_id, staging, record)
     finally:

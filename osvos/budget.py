@@ -2,6 +2,8 @@
 read them cheaply). The defaults are the configuration ``scripts/benchmark.py`` chose (docs/BENCHMARK.md)."""
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 DEFAULT_BUDGET = 60.0
@@ -23,6 +25,10 @@ FINETUNE_SCALES = (1.5, 1.25, 1.0, 0.75, 0.5)
 shrink later in the video."""
 FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
+FINETUNE_PACE = 125 / 60
+"""Most fine-tuning steps per second of a budget given in seconds: the default 60 s buys at most 125 steps,
+the count the recipe was tuned at (on a machine that fits more in 60 s, more steps at the same learning rate
+overfit the first frame: models/README.md). A faster machine finishes early instead."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,14 @@ class Budget:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ValueError(f"budget must be a positive number of seconds (float) or iterations (int): {value!r}")
         return cls(iterations=value) if isinstance(value, int) else cls(seconds=float(value))
+
+    def at_pace(self, steps_per_second: float) -> "Budget":
+        """A seconds-only budget also capped at ``steps_per_second`` × its seconds steps (at least one);
+        a budget that sets iterations, or a pace of 0, is returned unchanged (rounded to 1e-6 first, so that
+        125/60 steps a second for 60 s are 125, not 126)."""
+        if not steps_per_second or self.iterations is not None or self.seconds is None:
+            return self
+        return Budget(seconds=self.seconds, iterations=max(1, math.ceil(round(steps_per_second * self.seconds, 6))))
 
     def fraction(self, elapsed: float, steps: int) -> float:
         """How much of the budget is used, in [0, 1]."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE
+from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_PACE
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -105,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="parent weights (default: models/osvos_parent.weights.h5)")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help=f"fine-tune seconds (default {DEFAULT_BUDGET:g}; 0 = parent only)")
+                        help=f"fine-tune seconds, at most {FINETUNE_PACE:.3g} steps a second: a fast machine finishes "
+                             f"sooner (default {DEFAULT_BUDGET:g}; 0 = parent only)")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
                         help="snap masks to contour superpixels")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from .augment import rescale
-from .budget import FINETUNE_CROP, FINETUNE_SCALES, Budget
+from .budget import FINETUNE_CROP, FINETUNE_PACE, FINETUNE_SCALES, Budget
 from .losses import balanced_bce
 from .model import Networks
 
@@ -42,6 +42,8 @@ class FinetuneRecipe:
     """Train each step on a random window of this fraction of a variant's height and width (0 = the whole
     variant): the object moves in the frame, not only at its first-frame place. Windows step in 4-pixel units,
     so they cut the cached conv2_2 / conv3_3 features exactly."""
+    pace: float = FINETUNE_PACE
+    """Most steps per second of a budget in seconds (``Budget.at_pace``); 0 = train for the whole budget."""
 
 
 def _variants(nets: Networks, image: np.ndarray, mask: np.ndarray, scales: tuple[float, ...]):
@@ -69,6 +71,7 @@ def finetune(nets: Networks, image: np.ndarray, mask: np.ndarray, budget: Budget
              cancel: Cancel | None = None) -> dict:
     """Fine-tune ``nets`` in place on one preprocessed image and its mask; returns steps, seconds, last loss."""
     started = time.perf_counter()
+    budget = budget.at_pace(recipe.pace)
     variants = _variants(nets, image, mask, recipe.scales)
     nets.head.compile(optimizer=keras.optimizers.Adam(recipe.lr), loss=balanced_bce,
                       jit_compile=keras.backend.backend() == "jax")

@@ -131,8 +131,9 @@ class OSVOS:
                  progress: Progress | None = None, cancel: Cancel | None = None) -> "OSVOS":
         """Fine-tune on the first frame (RGB uint8) and its boolean mask, starting from the parent weights.
 
-        ``budget``: seconds (float), iterations (int) or a ``Budget``. ``progress(fraction, eta_s)`` is called
-        between steps; ``cancel()`` returning True raises ``Cancelled``. Returns self.
+        ``budget``: seconds (float; capped at the recipe's ``pace`` of steps per second), iterations (int)
+        or a ``Budget``. ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True
+        raises ``Cancelled``. Returns self.
         """
         if frame.shape[:2] != mask.shape:
             raise ValueError(f"mask {mask.shape} and frame {frame.shape[:2]} differ in size")

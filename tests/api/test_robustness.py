@@ -156,6 +156,10 @@ def test_settings_from_environment():
     assert defaults.work_size == 512 and Settings.from_env({"OSVOS_WORK_SIZE": "0"}).work_size == 0
     with pytest.raises(SettingsError, match="OSVOS_WORK_SIZE"):
         Settings.from_env({"OSVOS_WORK_SIZE": "8"})
+    assert defaults.finetune_pace == pytest.approx(125 / 60)
+    assert Settings.from_env({"OSVOS_FINETUNE_PACE": "0"}).finetune_pace == 0
+    with pytest.raises(SettingsError, match="OSVOS_FINETUNE_PACE"):
+        Settings.from_env({"OSVOS_FINETUNE_PACE": "-1"})
     assert defaults.worker_nice == 10 and Settings.from_env({"OSVOS_WORKER_NICE": "0"}).worker_nice == 0
     with pytest.raises(SettingsError, match="OSVOS_WORKER_NICE"):
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})

@@ -33,6 +33,17 @@ def test_budget_fraction():
     assert Budget(iterations=4).fraction(0.0, 9) == 1.0                    # capped
 
 
+def test_budget_at_pace_caps_seconds_only():
+    """60 s at 125/60 steps per second: at most 125 steps; a fraction of a step rounds up, never below one; an
+    iteration budget or a pace of 0 is left alone."""
+    assert Budget(seconds=60.0).at_pace(125 / 60) == Budget(seconds=60.0, iterations=125)
+    assert Budget(seconds=2.5).at_pace(2.0) == Budget(seconds=2.5, iterations=5)
+    assert Budget(seconds=0.1).at_pace(2.0) == Budget(seconds=0.1, iterations=1)
+    assert Budget(seconds=1.2).at_pace(2.0).iterations == 3                  # 2.4 → 3
+    assert Budget(iterations=500).at_pace(2.0) == Budget(iterations=500)
+    assert Budget(seconds=60.0).at_pace(0) == Budget(seconds=60.0)
+
+
 def test_budget_rejects_nan():
     """NaN is not a positive number; accepted, it makes fraction() 1.0 at once: 0 steps, silently."""
     with pytest.raises(ValueError):
@@ -63,13 +74,29 @@ def test_iteration_budget_and_progress(model, square):
     assert calls[-1][1] == pytest.approx(0.0)
 
 
-def test_seconds_budget_stops_and_reports_full_progress(model, square):
+def test_seconds_budget_stops_and_reports_full_progress(square):
+    """With no pace the whole budget is used."""
+    from osvos.finetune import FinetuneRecipe
     frame, mask = square
+    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(pace=0))
     fractions = []
     model.finetune(frame, mask, 0.5, progress=lambda fraction, eta: fractions.append(fraction))
     assert model.last_finetune["steps"] >= 1
     assert model.last_finetune["seconds"] >= 0.5
     assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
+
+
+def test_pace_ends_a_seconds_budget_early(square):
+    """At 4 steps per second a 30 s budget is 120 steps; a 64-px frame takes milliseconds a step, so fine-tuning
+    stops at 120 steps long before 30 s, with progress at 1; the default recipe's pace gives 125 steps per 60 s."""
+    from osvos.finetune import FinetuneRecipe
+    frame, mask = square
+    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(pace=4.0))
+    fractions = []
+    model.finetune(frame, mask, 30.0, progress=lambda fraction, eta: fractions.append(fraction))
+    assert model.last_finetune["steps"] == 120 and model.last_finetune["seconds"] < 30
+    assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
+    assert Budget.of(60.0).at_pace(FinetuneRecipe().pace).iterations == 125
 
 
 @pytest.mark.parametrize("smoothed,expected", [

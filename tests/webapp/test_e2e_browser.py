@@ -60,6 +60,7 @@ def studio(tmp_path_factory):
     env.update(OSVOS_DATA_DIR=str(data), OSVOS_API_PORT=str(api_port), OSVOS_WEB_PORT=str(web_port),
                OSVOS_WORK_SIZE=os.environ.get("OSVOS_E2E_WORK_SIZE", "64"),
                OSVOS_DEFAULT_BUDGET=os.environ.get("OSVOS_E2E_BUDGET", "2"),
+               OSVOS_FINETUNE_PACE="0",  # jobs take their whole budget, so the cancel test finds one running
                PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "serve.log"

@@ -41,7 +41,8 @@ class UploadForm(forms.Form):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*," + ",".join(media.MASK_EXTENSIONS)}))
     budget = forms.FloatField(
         required=False, min_value=1, max_value=3600, label="Fine-tuning budget (seconds)",
-        help_text="More seconds: a better fit to your object. Empty: the service's default.",
+        help_text=("The most time fine-tuning may take (a fast machine finishes sooner). More seconds: a closer "
+                   "fit to your object. Empty: the service's default."),
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "default"}))
     snap = forms.BooleanField(required=False, label="Snap mask edges to image contours")
 
