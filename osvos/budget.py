@@ -3,7 +3,6 @@ read them cheaply). The defaults are the configuration ``scripts/benchmark.py`` 
 from __future__ import annotations
 
 import math
-
 from dataclasses import dataclass
 
 DEFAULT_BUDGET = 60.0
@@ -48,9 +47,9 @@ class Budget:
         return cls(iterations=value) if isinstance(value, int) else cls(seconds=float(value))
 
     def at_pace(self, steps_per_second: float) -> "Budget":
-        """A seconds-only budget also capped at ``steps_per_second`` × its seconds steps (at least one);
-        a budget that sets iterations, or a pace of 0, is returned unchanged (rounded to 1e-6 first, so that
-        125/60 steps a second for 60 s are 125, not 126)."""
+        """A seconds-only budget also capped at ``steps_per_second`` × its seconds steps, rounded up (after
+        rounding to 1e-6, so that 125/60 a second for 60 s is 125, not 126) and at least one; a budget that
+        sets iterations, or a pace of 0, is returned unchanged."""
         if not steps_per_second or self.iterations is not None or self.seconds is None:
             return self
         return Budget(seconds=self.seconds, iterations=max(1, math.ceil(round(steps_per_second * self.seconds, 6))))
