@@ -28,7 +28,9 @@ JOB_ID = {"name": "job_id", "in": "path", "required": True,
 def spec(settings) -> dict:
     upload_fields = {
         "budget": {"type": "number", "exclusiveMinimum": 0, "maximum": settings.max_budget,
-                   "description": f"fine-tuning time in seconds (default {settings.default_budget:g})"},
+                   "description": f"fine-tuning time in seconds (default {settings.default_budget:g})"
+                                  + (f", at most {settings.finetune_pace:.4g} steps per second of it: a fast machine "
+                                     "finishes sooner" if settings.finetune_pace else "")},
         "iterations": {"type": "integer", "minimum": 1,
                        "description": "fine-tune for this many iterations instead of a time budget"},
         "snap": {"type": "boolean", "default": False, "description": "snap mask edges to image contours"},
