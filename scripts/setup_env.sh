@@ -1,8 +1,32 @@
 #!/usr/bin/env bash
-# Create .venv and install everything osvos-studio needs (idempotent). Sourced by run.sh and test.sh.
+# Create .venv and install osvos-studio in editable mode at the locked versions (idempotent; run.sh and test.sh
+# call it). Plain: the product (requirements.lock). --dev: also the tests' tools (requirements-dev.lock) and
+# Debian's chromium for the browser test, installed with apt-get when it is missing.
+# The locks come from pyproject.toml: `pip-compile --strip-extras --no-emit-index-url --no-emit-find-links
+# [--extra dev] -o requirements[-dev].lock pyproject.toml`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+lock=requirements.lock
+if [ "${1:-}" = "--dev" ]; then
+  lock=requirements-dev.lock
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
+stamp=".venv/.installed-$lock"
+wanted=$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+  "${pip[@]}" -r "$lock"
+  "${pip[@]}" --no-deps -e .
+  echo "$wanted" > "$stamp"
+fi
+if [ "$lock" = requirements-dev.lock ] && ! command -v chromium > /dev/null; then
+  echo "chromium is missing (the browser test needs it): installing it with apt-get" >&2
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium > /dev/null
+fi
