@@ -16,7 +16,6 @@ import h5py
 import keras
 import numpy as np
 from keras import layers, ops
-from keras.src.backend import image as backend_image
 
 CAFFE_BGR_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
 BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
@@ -38,6 +37,26 @@ def preprocess(frames_rgb: np.ndarray) -> np.ndarray:
     return frames_rgb[..., ::-1].astype(np.float32) - CAFFE_BGR_MEAN
 
 
+def _linear_along(x, size, axis: int):
+    """Linear interpolation of NHWC ``x`` to ``size`` samples along ``axis`` (1 or 2), at half-pixel centres
+    and clamped at the edges: the arithmetic of TensorFlow's bilinear resize, in the same order."""
+    length = ops.shape(x)[axis]
+    scale = ops.cast(length, "float32") / ops.cast(size, "float32")
+    source = ops.maximum((ops.cast(ops.arange(size), "float32") + 0.5) * scale - 0.5, 0.0)
+    low = ops.floor(source)
+    weight = ops.reshape(ops.cast(source - low, x.dtype), [-1 if a == axis else 1 for a in range(4)])
+    low = ops.cast(low, "int32")
+    near = ops.take(x, ops.minimum(low, length - 1), axis=axis)
+    far = ops.take(x, ops.minimum(low + 1, length - 1), axis=axis)
+    return near + (far - near) * weight
+
+
+def resize_bilinear(x, height, width):
+    """Bilinear resize of NHWC ``x`` to ``height`` × ``width``, which may be symbolic (variable-size inputs in
+    graph mode, where ``keras.ops.image.resize`` refuses sizes it cannot compare with 0)."""
+    return _linear_along(_linear_along(x, width, 2), height, 1)
+
+
 class ResizeLike(layers.Layer):
     """Bilinear resize of ``x`` to ``factor`` × the spatial size of ``reference`` (any size, odd ones too)."""
 
@@ -46,10 +65,8 @@ class ResizeLike(layers.Layer):
         self.factor = factor
 
     def call(self, x, reference):
-        # The backend's resize, not ops.image.resize: the latter compares the size with 0 in Python, which
-        # fails for the symbolic sizes of variable-size inputs in graph mode.
         shape = ops.shape(reference)
-        return backend_image.resize(x, (shape[1] * self.factor, shape[2] * self.factor), interpolation="bilinear")
+        return resize_bilinear(x, shape[1] * self.factor, shape[2] * self.factor)
 
     def compute_output_shape(self, x_shape, reference_shape):
         size = [None if d is None else d * self.factor for d in reference_shape[1:3]]

@@ -1,4 +1,4 @@
-"""model: output shapes, HED initialisation, float16 weights."""
+"""model: output shapes, HED initialisation, float16 weights, the bilinear resize of the side outputs."""
 from __future__ import annotations
 
 import h5py
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from osvos.model import (CAFFE_BGR_MEAN, build_networks, freeze_low_blocks, hed_weights_path, init_from_hed,
-                         preprocess, save_float16)
+                         preprocess, resize_bilinear, save_float16)
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +97,25 @@ def test_save_float16_round_trip(nets, tmp_path):
     again = np.asarray(reloaded.segmenter.predict_on_batch(x))
     assert np.abs(again - original).max() <= 1e-2 * np.abs(original).max()
     assert not np.array_equal(again, original)   # really float16-rounded, not the float32 weights
+
+
+@pytest.mark.parametrize("size, target", [((7, 13), (53, 100)), ((18, 32), (288, 512)), ((30, 54), (480, 854)),
+                                          ((5, 5), (5, 5))])
+def test_resize_bilinear_matches_tensorflow_exactly(size, target):
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).normal(size=(2, *size, 16)).astype(np.float32)
+    expected = tf.image.resize(x, target, method="bilinear").numpy()
+    assert np.array_equal(np.asarray(resize_bilinear(x, *target)), expected)
+
+
+def test_resize_bilinear_takes_symbolic_sizes_in_graph_mode():
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 4]), tf.TensorSpec([None, None, None, 3])])
+    def like(x, reference):
+        return resize_bilinear(x, tf.shape(reference)[1], tf.shape(reference)[2])
+
+    x = np.random.default_rng(1).normal(size=(1, 9, 11, 4)).astype(np.float32)
+    out = like(x, np.zeros((1, 37, 53, 3), np.float32)).numpy()
+    assert np.array_equal(out, tf.image.resize(x, (37, 53), method="bilinear").numpy())
