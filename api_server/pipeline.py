@@ -7,7 +7,6 @@ façade (``finetune`` / ``segment``); all drawing through ``osvos.render``.
 from __future__ import annotations
 
 import queue
-import sys
 import threading
 import time
 import zipfile
@@ -20,6 +19,7 @@ import numpy as np
 
 from osvos import render
 from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
+from osvos.cancel import Cancelled
 from osvos.masks import mask_png_bytes
 from osvos.video import VideoInfo, read_frames, write_video
 
@@ -35,19 +35,6 @@ OUTPUTS = {
 
 Report = Callable[[str, float, "float | None"], None]
 """report(stage, fraction of that stage done, the model's own ETA of that stage in seconds or None)."""
-
-
-class Cancelled(Exception):
-    """The job was cancelled (by a user, or because the worker is shutting down)."""
-
-
-def is_cancelled_error(exc: BaseException) -> bool:
-    """True for our Cancelled and for ``osvos.system.Cancelled`` (without importing the model stack)."""
-    if isinstance(exc, Cancelled):
-        return True
-    system = sys.modules.get("osvos.system")
-    kind = getattr(system, "Cancelled", None)
-    return isinstance(kind, type) and isinstance(exc, kind)
 
 
 @dataclass(frozen=True)
@@ -71,7 +58,7 @@ class JobParams:
 def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, params: JobParams, out_dir: Path,
                  report: Report, cancel: Callable[[], bool]) -> dict:
     """Fine-tune ``model`` on (first frame, mask), segment every frame and write all of :data:`OUTPUTS`
-    into ``out_dir``. Raises :class:`Cancelled` (or the model's own) when ``cancel()`` turns true.
+    into ``out_dir``. Raises ``osvos.cancel.Cancelled`` when ``cancel()`` turns true.
 
     Returns a summary: frames written, per-stage seconds.
     """

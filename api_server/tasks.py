@@ -17,7 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from .pipeline import OUTPUTS, JobParams, is_cancelled_error, run_pipeline
+from osvos.cancel import Cancelled
+
+from .pipeline import OUTPUTS, JobParams, run_pipeline
 from .settings import Settings
 from .store import JobStore, worker_identity
 
@@ -240,7 +242,7 @@ class JobRunner:
         started = time.monotonic()
         try:
             if self.store.cancel_requested(job_id):
-                raise _CancelledBeforeStart()
+                raise Cancelled("cancelled before it started")
             model = self._model()
             info = VideoInfo(record["width"], record["height"], record["fps"], record["frames"],
                              record.get("codec") or "")
@@ -279,7 +281,7 @@ class JobRunner:
 
     def _finish_with_error(self, job_id: str, exc: BaseException, input_errors: tuple) -> None:
         now = time.time()
-        cancelled = is_cancelled_error(exc) or isinstance(exc, _CancelledBeforeStart)
+        cancelled = isinstance(exc, Cancelled)
         if cancelled and self.stopping.is_set() and not self.store.cancel_requested(job_id):
             log.info("job %s interrupted by shutdown; re-queued", job_id)
             if self.store.requeue(job_id, reason="the worker shut down while running it") is not None:
@@ -305,10 +307,6 @@ class JobRunner:
             detail = "the worker was stopped while running this job"
         self.store.update(job_id, only_if_state=("running",), state="failed", finished=now, eta_s=None,
                           error=detail)
-
-
-class _CancelledBeforeStart(Exception):
-    pass
 
 
 class _Heartbeat:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-_LAZY = {"OSVOS": "system", "DEFAULT_BUDGET": "budget", "Budget": "budget", "Cancelled": "finetune",
+_LAZY = {"OSVOS": "system", "DEFAULT_BUDGET": "budget", "Budget": "budget", "Cancelled": "cancel",
          "evaluate": "evaluation"}
 
 __all__ = sorted(_LAZY)

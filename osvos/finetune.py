@@ -15,15 +15,11 @@ import numpy as np
 
 from .augment import rescale
 from .budget import FINETUNE_CROP, FINETUNE_PACE, FINETUNE_SCALES, Budget
+from .cancel import Cancel, Cancelled
 from .losses import balanced_bce
 from .model import Networks
 
 Progress = Callable[[float, "float | None"], None]
-Cancel = Callable[[], bool]
-
-
-class Cancelled(RuntimeError):
-    """Raised when the caller's cancel flag turned true."""
 
 
 @dataclass(frozen=True)

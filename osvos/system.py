@@ -11,7 +11,8 @@ import cv2
 import numpy as np
 
 from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
-from .finetune import Cancel, Cancelled, FinetuneRecipe, Progress, finetune
+from .cancel import Cancel, Cancelled
+from .finetune import FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "osvos_parent.weights.h5"

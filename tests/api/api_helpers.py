@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
-from api_server.pipeline import Cancelled
+from osvos.cancel import Cancelled
 
 CLIP_FRAMES = 12
 CLIP_FPS = 10.0
