@@ -23,15 +23,7 @@ from osvos.cancel import Cancelled
 from osvos.masks import mask_png_bytes
 from osvos.video import VideoInfo, read_frames, write_video
 
-OUTPUTS = {
-    "overlay.mp4": "video/mp4",
-    "side_by_side.mp4": "video/mp4",
-    "masks.zip": "application/zip",
-    "cutout.webm": "video/webm",
-    "trajectory.csv": "text/csv",
-    "thumbnail.jpg": "image/jpeg",
-}
-"""Every output a finished job has, with its media type. Output names come only from this table."""
+from .contract import OUTPUTS
 
 Report = Callable[[str, float, "float | None"], None]
 """report(stage, fraction of that stage done, the model's own ETA of that stage in seconds or None)."""

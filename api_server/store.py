@@ -30,13 +30,11 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
+from .contract import ACTIVE
+
 log = logging.getLogger(__name__)
 
 ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
-STATES = ("queued", "running", "done", "failed", "cancelled")
-TERMINAL = ("done", "failed", "cancelled")
-ACTIVE = ("queued", "running")
-STAGES = ("decoding", "finetuning", "segmenting", "rendering")
 TOUCH_EVERY_S = 30.0
 """Granularity of the last-read mark used for least-recently-used eviction."""
 

@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 from osvos.masks import MaskError, load_mask, mask_png_bytes
 from osvos.video import VideoError, probe_video
 
+from .contract import RETRYABLE
 from .errors import ApiError
 from .pipeline import JobParams
 from .tasks import mask_digest
@@ -141,7 +142,7 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
     if created:
         services.queue.enqueue(job_id)
         log.info("job %s queued (%d frames %dx%d)", job_id, info.frames, info.width, info.height)
-    elif record.get("state") in ("failed", "cancelled"):
+    elif record.get("state") in RETRYABLE:
         requeued = store.requeue(job_id, reason=f"posted again after it was {record['state']}")
         if requeued is not None and requeued.get("state") == "queued":
             services.queue.enqueue(job_id)

@@ -19,15 +19,15 @@ import numpy as np
 
 from osvos.cancel import Cancelled
 
-from .pipeline import OUTPUTS, JobParams, run_pipeline
+from .contract import OUTPUTS, STAGES
+from .pipeline import JobParams, run_pipeline
 from .settings import Settings
 from .store import JobStore, worker_identity
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "osvos-studio"
-STAGE_WINDOWS = {"decoding": (0.0, 0.02), "finetuning": (0.02, 0.60), "segmenting": (0.60, 0.85),
-                 "rendering": (0.85, 1.0)}
+STAGE_WINDOWS = dict(zip(STAGES, ((0.0, 0.02), (0.02, 0.60), (0.60, 0.85), (0.85, 1.0))))
 """Where each stage sits on the job's 0..1 progress bar."""
 DEFAULT_RATES = {"segmenting": 0.02, "rendering": 0.05}
 """Seconds per frame and megapixel assumed for the ETA until this store has timed a job of its own."""

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import requests
 
+from api_server.contract import TERMINAL
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -263,7 +265,7 @@ def main() -> int:
             if line.split("s ", 1)[1] != last:
                 print(line)
                 last = line.split("s ", 1)[1]
-            if job["state"] in ("done", "failed", "cancelled"):
+            if job["state"] in TERMINAL:
                 break
             if time.monotonic() - started > args.timeout:
                 print("timed out")

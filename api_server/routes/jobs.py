@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from ..services import services
 from ..errors import ApiError
-from ..store import STATES, TERMINAL
+from ..contract import STATES, TERMINAL
 from ..submit import submit
 from .views import checked_id, job_view
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from ..services import API_VERSION, services
-from ..pipeline import OUTPUTS
-from ..store import STAGES, STATES
+from ..contract import OUTPUTS, STAGES, STATES
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 

@@ -5,7 +5,7 @@ from flask import Blueprint, request, send_file
 
 from ..services import services
 from ..errors import ApiError
-from ..pipeline import OUTPUTS
+from ..contract import OUTPUTS
 from .views import checked_id
 
 bp = Blueprint("outputs", __name__, url_prefix="/api/v1/jobs")

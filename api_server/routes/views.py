@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from flask import url_for
 
-from ..pipeline import OUTPUTS
+from ..contract import OUTPUTS
 from ..store import valid_id
 from ..errors import ApiError
 

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import requests
+from api_server.contract import TERMINAL
 
 from .client import multipart
 from .media import MAX_FRAMES, MAX_UPLOAD_MB
 
 ROOT = Path(__file__).resolve().parents[2]
-TERMINAL = ("done", "failed", "cancelled")
 
 
 def free_port() -> int:

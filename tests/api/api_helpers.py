@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import requests
 
+from api_server.contract import TERMINAL
 from osvos.cancel import Cancelled
 
 CLIP_FRAMES = 12
@@ -84,7 +85,7 @@ def post_job(base: str, clip: dict, *, mask: Path | None = None, video: Path | N
                              data={k: str(v) for k, v in fields.items()}, headers=headers, timeout=60)
 
 
-def wait_for(base: str, job_id: str, states=("done", "failed", "cancelled"), timeout: float = 60.0,
+def wait_for(base: str, job_id: str, states=TERMINAL, timeout: float = 60.0,
              headers=None) -> dict:
     deadline = time.monotonic() + timeout
     while True:

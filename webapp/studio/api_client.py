@@ -17,10 +17,6 @@ from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
 
-OUTPUT_NAMES = ("overlay.mp4", "side_by_side.mp4", "masks.zip", "cutout.webm", "trajectory.csv", "thumbnail.jpg")
-STATES = ("queued", "running", "done", "failed", "cancelled")
-FINAL_STATES = ("done", "failed", "cancelled")
-
 
 class ApiError(Exception):
     """The API answered with an error (``status`` is its HTTP status) or could not be reached (status None)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from api_server.contract import STATES
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -24,9 +25,7 @@ def mask_upload_to(instance: "Submission", filename: str) -> str:
 
 class Submission(models.Model):
     UNSENT = "unsent"  # stored here, not (yet) accepted by the API
-    STATE_CHOICES = [(UNSENT, "not sent yet")] + [
-        (s, s) for s in ("queued", "running", "done", "failed", "cancelled")]
-    FINAL = ("done", "failed", "cancelled")
+    STATE_CHOICES = [(UNSENT, "not sent yet")] + [(state, state) for state in STATES]
 
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, blank=True)

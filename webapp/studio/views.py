@@ -7,6 +7,7 @@ import mimetypes
 import time
 from pathlib import Path
 
+from api_server.contract import OUTPUTS, TERMINAL
 from django.conf import settings
 from django.contrib import messages
 from django.http import (Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse,
@@ -17,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import media
-from .api_client import FINAL_STATES, OUTPUT_NAMES, ApiError, Upload, get_client
+from .api_client import ApiError, Upload, get_client
 from .forms import UploadForm
 from .models import Submission
 
@@ -96,7 +97,7 @@ def _status_payload(job_id: str, job: dict) -> dict:
         "eta_s": job.get("eta_s"),
         "error": job.get("error") or "",
         "frames": job.get("frames"),
-        "final": state in FINAL_STATES,
+        "final": state in TERMINAL,
         "preview_url": reverse("studio:preview", args=[job_id]) if state == "done" else None,
         "trajectory_url": reverse("studio:trajectory", args=[job_id]) if state == "done" else None,
         "api_down": False,
@@ -301,7 +302,7 @@ def _done_job_page(request: HttpRequest, job_id: str, template: str, extra: dict
     _sync(job_id, data)
     outputs = data.get("outputs") or {}
     downloads = [{"name": name, "url": _output_url(job_id, name, download=True)}
-                 for name in OUTPUT_NAMES if name in outputs or not outputs]
+                 for name in OUTPUTS if name in outputs or not outputs]
     context = {"job": data, "job_id": job_id, "downloads": downloads,
                "overlay_url": _output_url(job_id, "overlay.mp4"),
                "side_by_side_url": _output_url(job_id, "side_by_side.mp4"),
@@ -324,7 +325,7 @@ def trajectory(request: HttpRequest, job_id: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def output(request: HttpRequest, job_id: str, name: str) -> HttpResponseBase:
     """Proxy one output file, streaming, with Range passed through (so the player can seek)."""
-    if name not in OUTPUT_NAMES:
+    if name not in OUTPUTS:
         raise Http404("no such output")
     headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if request.headers.get(h)}
     try:

@@ -65,6 +65,5 @@
       });
   }
 
-  var initial = bar.getAttribute("data-state");
-  if (["done", "failed", "cancelled"].indexOf(initial) < 0 || (apiDown && !apiDown.hidden)) poll();
+  if (bar.getAttribute("data-final") !== "true" || (apiDown && !apiDown.hidden)) poll();
 })();
