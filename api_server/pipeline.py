@@ -9,18 +9,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-import cv2
 import numpy as np
 
 from osvos import render
 from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
 from osvos.cancel import Cancelled
-from osvos.masks import mask_png_bytes
+from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
 
 from .contract import OUTPUTS
@@ -103,7 +101,7 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
             if close is not None:
                 close()
 
-    count = _write_zip(segmented(), masks_zip)
+    count = write_masks_zip(segmented(), masks_zip)
     if count != info.frames:
         raise RuntimeError(f"segmentation gave {count} masks for {info.frames} frames")
     table = trajectory.table()
@@ -125,21 +123,6 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
     return {"frames": count, "timings": timings}
 
 
-def _write_zip(masks: Iterable[np.ndarray], path: Path) -> int:
-    count = 0
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for count, mask in enumerate(masks, start=1):
-            archive.writestr(f"{count - 1:05d}.png", mask_png_bytes(mask))
-    return count
-
-
-def _read_zip(path: Path, frames: int) -> Iterator[np.ndarray]:
-    with zipfile.ZipFile(path) as archive:
-        for index in range(frames):
-            data = np.frombuffer(archive.read(f"{index:05d}.png"), np.uint8)
-            yield cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) > 127
-
-
 def _render_videos(video: Path, info: VideoInfo, masks_zip: Path, out_dir: Path, thumb_index: int,
                    report: Report, check: Callable[[], None]) -> int:
     """Decode once, fan each (frame, mask, overlay) out to three encoders running side by side."""
@@ -153,7 +136,7 @@ def _render_videos(video: Path, info: VideoInfo, masks_zip: Path, out_dir: Path,
     ]
 
     def items():
-        for index, (frame, mask) in enumerate(zip(read_frames(video, info), _read_zip(masks_zip, info.frames))):
+        for index, (frame, mask) in enumerate(zip(read_frames(video, info), read_masks_zip(masks_zip, info.frames))):
             tinted = render.overlay(frame, mask)
             if index == thumb_index:
                 (out_dir / "thumbnail.jpg").write_bytes(render.jpeg_bytes(render.thumbnail(tinted, 320)))

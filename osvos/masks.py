@@ -5,7 +5,7 @@ import io
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -133,3 +133,11 @@ def write_masks_zip(masks: Iterable[np.ndarray], path: str | Path) -> int:
         for count, mask in enumerate(masks, start=1):
             archive.writestr(f"{count - 1:05d}.png", mask_png_bytes(mask))
     return count
+
+
+def read_masks_zip(path: str | Path, count: int) -> Iterator[np.ndarray]:
+    """The first ``count`` masks of a ``write_masks_zip`` archive, in order, as boolean arrays."""
+    with zipfile.ZipFile(path) as archive:
+        for index in range(count):
+            data = np.frombuffer(archive.read(f"{index:05d}.png"), np.uint8)
+            yield cv2.imdecode(data, cv2.IMREAD_GRAYSCALE) > 127

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from osvos_helpers import PHOTO_MASK
-from osvos.masks import MaskError, load_mask, mask_png_bytes, read_label_png, save_mask, write_masks_zip
+from osvos.masks import (MaskError, load_mask, mask_png_bytes, read_label_png, read_masks_zip, save_mask,
+                         write_masks_zip)
 from osvos.metrics import jaccard
 
 H, W = 64, 96
@@ -236,6 +237,13 @@ def test_write_masks_zip(tmp_path):
             assert decoded.shape == (H, W) and decoded.dtype == np.uint8
             assert set(np.unique(decoded)) == {0, 255}
             assert np.array_equal(decoded == 255, mask)
+
+
+def test_read_masks_zip_gives_back_what_was_written(tmp_path):
+    masks = [np.roll(TRUTH, 5 * k, axis=0) for k in range(4)]
+    write_masks_zip(masks, tmp_path / "masks.zip")
+    read = list(read_masks_zip(tmp_path / "masks.zip", 3))
+    assert len(read) == 3 and all(r.dtype == bool and np.array_equal(r, m) for r, m in zip(read, masks))
 
 
 def test_write_masks_zip_empty(tmp_path):
