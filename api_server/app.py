@@ -11,7 +11,9 @@ from .routes import compat, health, jobs, openapi, outputs
 from .services import Services
 from .settings import Settings
 from .store import JobStore
-from .tasks import JobQueue, ModelHolder, WorkerPool, default_model_factory
+from .job_queue import JobQueue
+from .model_pool import ModelHolder, default_model_factory
+from .worker_pool import WorkerPool
 
 
 def create_app(settings: Settings | None = None, *, store: JobStore | None = None, queue: JobQueue | None = None,

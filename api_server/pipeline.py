@@ -1,6 +1,6 @@
 """One job's work, model in hand: decode → fine-tune → segment → render every output into a folder.
 
-No HTTP and no queue here: the worker (tasks.py) calls :func:`run_pipeline` with a warm model, a progress
+No HTTP and no queue here: the worker (job_runner.py) calls :func:`run_pipeline` with a warm model, a progress
 callback and a cancel predicate, then publishes the folder. All model work goes through the ``osvos``
 façade (``finetune`` / ``segment``); all drawing through ``osvos.render``.
 """

@@ -11,7 +11,9 @@ from waitress import wasyncore
 from .app import create_app
 from .settings import Settings
 from .store import JobStore
-from .tasks import JobQueue, ModelHolder, WorkerPool, default_model_factory
+from .job_queue import JobQueue
+from .model_pool import ModelHolder, default_model_factory
+from .worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)
 

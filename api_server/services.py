@@ -7,7 +7,9 @@ from flask import current_app
 
 from .settings import Settings
 from .store import JobStore
-from .tasks import JobQueue, ModelHolder, WorkerPool
+from .job_queue import JobQueue
+from .model_pool import ModelHolder
+from .worker_pool import WorkerPool
 
 API_VERSION = "1.0.0"
 

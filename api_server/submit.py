@@ -9,6 +9,7 @@ import shutil
 import time
 import unicodedata
 
+import numpy as np
 from werkzeug.datastructures import FileStorage
 
 from osvos.masks import MaskError, load_mask, mask_png_bytes
@@ -17,7 +18,6 @@ from osvos.video import VideoError, probe_video
 from .contract import RETRYABLE
 from .errors import ApiError
 from .pipeline import JobParams
-from .tasks import mask_digest
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ def clean_name(raw: str | None) -> str:
     text = unicodedata.normalize("NFC", raw or "")
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C").strip()
     return text[:MAX_NAME]
+
+
+def mask_digest(mask: np.ndarray) -> bytes:
+    """Content hash of a binarised mask (the same drawing saved as PNG or JPEG gives the same job)."""
+    mask = np.asarray(mask, bool)
+    return hashlib.sha256(np.array(mask.shape, np.int64).tobytes() + np.packbits(mask).tobytes()).digest()
 
 
 def _missing(field: str, what: str) -> ApiError:

@@ -16,7 +16,7 @@ from api_helpers import post_job, wait_for, wait_until
 from api_server.__main__ import session_group_nice
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
-from api_server.tasks import JobQueue
+from api_server.job_queue import JobQueue
 
 
 def _dead_pid() -> int:
