@@ -15,7 +15,7 @@ fresh store in a temporary folder, then runs:
    no job left ``running``, no partial output in the store, no submission lost;
 5. hardening: ``manage.py check --deploy`` under production settings, bearer token, upload caps.
 
-The checks live in scripts/reliability_checks/; tests/reliability runs the same code under pytest
+The checks live in devkit/reliability/; tests/reliability runs the same code under pytest
 (``pytest -m reliability``). Everything listens on 127.0.0.1 only; every wait is bounded.
 """
 from __future__ import annotations
@@ -31,18 +31,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "scripts", ROOT / "tests" / "api"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+from devkit.reliability.crashes import crash_recovery
+from devkit.reliability.hardening import check_deploy, site_with_wrong_token, token_checks
+from devkit.reliability.load import duplicates, latency, separate_worker
+from devkit.reliability.matrix import Context, run_matrix
+from devkit.reliability.media import make_media
+from devkit.reliability.processes import Stack
+from devkit.reliability.report import NOTES, write_markdown
 
-from reliability_checks.crashes import crash_recovery  # noqa: E402
-from reliability_checks.hardening import check_deploy, site_with_wrong_token, token_checks  # noqa: E402
-from reliability_checks.load import duplicates, latency, separate_worker  # noqa: E402
-from reliability_checks.matrix import Context, run_matrix  # noqa: E402
-from reliability_checks.media import make_media  # noqa: E402
-from reliability_checks.processes import Stack  # noqa: E402
-from reliability_checks.report import NOTES, write_markdown  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_all(base: Path, *, pollers: int = 50, log=print) -> dict:

@@ -1,22 +1,18 @@
 """Fixtures for the API tests: tiny synthetic clips, a fake model, and live servers on free loopback ports."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # api_helpers
-if str(Path(__file__).resolve().parents[2]) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository: api_server, osvos
-
-from api_helpers import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, FakeModel, first_mask, synthetic_frames  # noqa: E402
-from api_server.server import ApiServer  # noqa: E402
-from api_server.settings import Settings  # noqa: E402
-from osvos.masks import mask_png_bytes  # noqa: E402
-from osvos.video import write_video  # noqa: E402
+from api_server.server import ApiServer
+from api_server.settings import Settings
+from devkit.clips import CLIP_FPS, CLIP_FRAMES, CLIP_SIZE, first_mask, synthetic_frames
+from devkit.fake_model import FakeModel
+from osvos.masks import mask_png_bytes
+from osvos.video import write_video
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import requests
 
-from api_helpers import post_job
+from devkit.live_api import post_job
 from osvos.masks import mask_png_bytes
 from osvos.video import FFMPEG
 

@@ -9,7 +9,8 @@ import pandas as pd
 import requests
 from PIL import Image
 
-from api_helpers import FakeModel, post_job, wait_for, wait_until
+from devkit.fake_model import FakeModel
+from devkit.live_api import post_job, wait_for, wait_until
 from osvos.video import probe_video, read_frames
 
 

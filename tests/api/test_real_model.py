@@ -3,12 +3,7 @@
 work size 64. About 15-25 s on 2 busy cores (TensorFlow import and model load included)."""
 from __future__ import annotations
 
-import os
-import re
 import signal
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,7 +11,7 @@ import cv2
 import pytest
 import requests
 
-from api_helpers import wait_for
+from devkit.live_api import ApiProcess, wait_for
 from osvos.masks import mask_png_bytes, read_label_png
 from osvos.video import probe_video, read_frames, write_video
 
@@ -48,33 +43,10 @@ def small_blackswan(tmp_path_factory) -> dict:
 
 @pytest.fixture
 def live_api(tmp_path):
-    env = {**os.environ, "OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORK_SIZE": "64",
-           "OSVOS_DEFAULT_BUDGET": "5", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "api_server", "--port", "0", "--workers", "1"], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log: list[str] = []
-    found = threading.Event()
-    url = {}
-
-    def read():
-        for line in proc.stdout:
-            log.append(line)
-            match = re.search(r"serving on (http://127\.0\.0\.1:\d+)", line)
-            if match:
-                url["base"] = match.group(1)
-                found.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    if not found.wait(120):
-        proc.kill()
-        pytest.fail("the server did not start:\n" + "".join(log[-30:]))
-    yield url["base"], proc, log
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    api = ApiProcess(("--workers", "1"), env={"OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORK_SIZE": "64",
+                                              "OSVOS_DEFAULT_BUDGET": "5"}, timeout=120)
+    yield api.url, api.proc, api.log
+    api.stop()
 
 
 def test_real_osvos_job_over_http(live_api, small_blackswan, tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from api_helpers import post_job, wait_for, wait_until
+from devkit.live_api import post_job, wait_for, wait_until
 from api_server.__main__ import session_group_nice
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
@@ -220,7 +220,7 @@ def test_health_reports_an_unreachable_queue(make_server, tmp_path):
 
 def test_separate_worker_process_on_the_same_store(make_server, clip, tmp_path):
     """An HTTP-only server and a worker-only one sharing OSVOS_DATA_DIR (the SQLite queue) run jobs."""
-    from api_helpers import FakeModel
+    from devkit.fake_model import FakeModel
     from api_server.server import ApiServer
 
     data = tmp_path / "store"

@@ -1,25 +1,16 @@
 """Fixtures for the reliability tests: the API and the site as real processes on free loopback ports.
 
 The machinery (process control, the bad-input cases, the crash and load scenarios) lives in
-scripts/reliability_checks/, which scripts/reliability_report.py also uses to regenerate docs/RELIABILITY.md;
-small clips and masks come from tests/api/api_helpers.py. One stack serves the whole session (one model load);
+devkit/reliability/, which scripts/reliability_report.py also uses to regenerate docs/RELIABILITY.md. One stack serves the whole session (one model load);
 the crash test kills and restarts its processes on the same ports and store.
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-for _path in (ROOT, ROOT / "scripts", ROOT / "tests" / "api"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from reliability_checks.matrix import Context  # noqa: E402
-from reliability_checks.media import Media, make_media  # noqa: E402
-from reliability_checks.processes import Stack  # noqa: E402
+from devkit.reliability.matrix import Context
+from devkit.reliability.media import Media, make_media
+from devkit.reliability.processes import Stack
 
 
 def pytest_configure(config):

@@ -1,11 +1,11 @@
 """The bad-input matrix against the live API and site: a specific status and a readable message for each case,
-no 5xx, no traceback, and both services healthy afterwards (cases: scripts/reliability_checks/matrix.py)."""
+no 5xx, no traceback, and both services healthy afterwards (cases: devkit/reliability/matrix.py)."""
 from __future__ import annotations
 
 import pytest
 
-from reliability_checks.client import declared_oversize
-from reliability_checks.matrix import CASES, run_case, services_after
+from devkit.reliability.client import declared_oversize
+from devkit.reliability.matrix import CASES, run_case, services_after
 
 pytestmark = pytest.mark.reliability
 

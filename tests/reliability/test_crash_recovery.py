@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_checks.crashes import crash_recovery, worker_crash
-from reliability_checks.matrix import Context
-from reliability_checks.processes import product_layout
+from devkit.reliability.crashes import crash_recovery, worker_crash
+from devkit.reliability.matrix import Context
+from devkit.reliability.processes import product_layout
 
 pytestmark = pytest.mark.reliability
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from reliability_checks.hardening import check_deploy, site_with_wrong_token, token_checks
+from devkit.reliability.hardening import check_deploy, site_with_wrong_token, token_checks
 
 pytestmark = pytest.mark.reliability
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from benchmark_api import format_latency
-from reliability_checks.load import duplicates, latency
+from devkit.load import format_latency
+from devkit.reliability.load import duplicates, latency
 
 pytestmark = pytest.mark.reliability
 

@@ -39,7 +39,8 @@ from django.test.utils import setup_test_environment  # noqa: E402
 setup_test_environment()
 call_command("migrate", interactive=False, verbosity=0)
 
-from webapp_fakes import FakeApi, free_port  # noqa: E402,F401
+from webapp_fakes import FakeApi  # noqa: E402
+from devkit.live_api import free_port  # noqa: E402
 
 
 def pytest_configure(config):

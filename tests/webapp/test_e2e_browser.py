@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from webapp_fakes import free_port
+from devkit.live_api import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from studio.api_client import ApiClient, ApiError, ApiUnavailable, Upload, get_client
-from webapp_fakes import free_port
+from devkit.live_api import free_port
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,6 @@ site sends and serves canned jobs and outputs (Range supported, as Flask's send_
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import uuid
 
@@ -138,10 +137,3 @@ class FakeApi:
                                  etag=f"{job_id}-{name}", download_name=name, max_age=3600)
             response.headers["Accept-Ranges"] = "bytes"
             return response
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api_helpers import first_mask, synthetic_frames  # tests/api helpers
+from devkit.clips import first_mask, synthetic_frames
 
 
 WIDTH, HEIGHT, FPS = 96, 64, 10.0

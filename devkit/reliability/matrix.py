@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 import requests
 
-from api_helpers import first_mask  # tests/api helpers
+from devkit.clips import first_mask
 
 from .client import Reply, SiteClient, declared_oversize, readable_message
 from .media import HEIGHT, MAX_FRAMES, MAX_UPLOAD_MB, WIDTH, Media

@@ -6,7 +6,6 @@ import os
 import re
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,17 +13,12 @@ from pathlib import Path
 
 import requests
 from api_server.contract import TERMINAL
+from devkit.live_api import free_port
 
 from .client import multipart
 from .media import MAX_FRAMES, MAX_UPLOAD_MB
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def clean_env() -> dict[str, str]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api_helpers import wait_until  # tests/api helpers
-from benchmark_api import concurrent_posts, format_latency, poll_latency
+from devkit.live_api import wait_until
+from devkit.load import concurrent_posts, format_latency, poll_latency
 
 from .crashes import worker_crash
 from .matrix import Context

@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from api_helpers import wait_until  # tests/api helpers
+from devkit.live_api import wait_until
 
 from .client import SiteClient
 from .matrix import Context

@@ -88,7 +88,7 @@ def write_markdown(path: Path, data: dict) -> None:
                   f"{data['after']['tracebacks'] or 'none'}.", ""]
     lines += ["## Duplicates", "",
               f"The same upload (video, mask, `iterations=2`) posted {dup['posts']} times at once (threads "
-              "released by a barrier) by `benchmark_api.concurrent_posts`:", "",
+              "released by a barrier) by `devkit.load.concurrent_posts`:", "",
               f"- statuses: {dup['statuses']}",
               f"- distinct job ids: {dup['distinct_ids']} (`{dup['id']}`); answers that created the job: "
               f"{dup['created']}, the other {dup['posts'] - dup['created']} say `deduplicated: true`",
@@ -99,7 +99,7 @@ def write_markdown(path: Path, data: dict) -> None:
     lines += ["## Status latency under 50 concurrent pollers", "",
               f"A job fine-tunes (`budget={emb['budget_s']:g}` s: the CPU is busy with the model) "
               "while 50 clients, each with its own keep-alive session, poll its status "
-              "(`benchmark_api.poll_latency`): the API every "
+              "(`devkit.load.poll_latency`): the API every "
               f"{emb['api']['interval_s']:g} s each (four times what a job page does), the site every "
               f"{emb['site']['interval_s']:g} s each (what `job.js` does). Latency is send → whole body read, "
               "measured in the client process on the same 2-core machine. Two layouts: the product's "
