@@ -133,33 +133,13 @@ def child_forward(variant: Forward, repeats: int = 5) -> dict:
     return {"seconds": statistics.median(times) / variant.batch}
 
 
-def reference_finetune(model, frame, mask, iterations: int) -> dict:
-    """The original recipe: every layer trained on the full frame and its mirror image, Adam 1e-4."""
-    import keras
-    import numpy as np
-
-    from osvos.losses import balanced_bce
-    from osvos.model import preprocess
-
-    started = time.perf_counter()
-    model.reset()
-    for layer in model.nets.full.layers:
-        layer.trainable = True
-    model.nets.segmenter.compile(optimizer=keras.optimizers.Adam(1e-4), loss=balanced_bce, jit_compile=False)
-    image = preprocess(frame)[None]
-    label = mask[None, ..., None].astype(np.float32)
-    pairs = [(image, label), (np.ascontiguousarray(image[:, :, ::-1]), np.ascontiguousarray(label[:, :, ::-1]))]
-    for step in range(iterations):
-        model.nets.segmenter.train_on_batch(*pairs[step % 2])
-    return {"steps": iterations, "seconds": time.perf_counter() - started}
-
-
 def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict:
     """Fine-tune and segment every sequence with configuration ``name``; per-sequence timings and J/F."""
     from osvos.davis import load_sequence, read_rgb
     from osvos.finetune import FinetuneRecipe
     from osvos.masks import read_label_png, save_mask
     from osvos.metrics import f_measure, jaccard
+    from osvos.reference import reference_finetune
     from osvos.system import OSVOS
 
     config = CONFIGS[name]
