@@ -138,7 +138,7 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
     from osvos.davis import load_sequence, read_rgb
     from osvos.finetune import FinetuneRecipe
     from osvos.masks import read_label_png, save_mask
-    from osvos.metrics import f_measure, jaccard
+    from osvos.metrics import score_sequence
     from osvos.reference import reference_finetune
     from osvos.system import OSVOS
 
@@ -160,10 +160,9 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
         for path, pred in zip(rest, model.segment((read_rgb(p) for p in rest), batch=config.batch)):
             save_mask(pred, folder / f"{path.stem}.png")
         per_frame = (time.perf_counter() - started) / len(rest)
-        scored = range(1, len(seq.frames) - 1)  # DAVIS: first and last frame are not scored
-        preds = {i: read_label_png(folder / f"{seq.frames[i].stem}.png") for i in scored}
-        j = statistics.fmean(jaccard(preds[i], seq.mask(i)) for i in scored)
-        f = statistics.fmean(f_measure(preds[i], seq.mask(i)) for i in scored)
+        preds = [mask] + [read_label_png(folder / f"{path.stem}.png") for path in rest]
+        score = score_sequence(preds, [seq.mask(i) for i in range(len(seq.frames))], temporal=False)
+        j, f = score["J_mean"], score["F_mean"]
         rows.append({"sequence": seq_name, "finetune_s": tuned["seconds"], "steps": tuned["steps"],
                      "s_per_frame": per_frame, "J": j, "F": f})
         print(f"  {name} {seq_name}: fine-tune {tuned['seconds']:.1f} s ({tuned['steps']} steps), "
