@@ -20,91 +20,14 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from devkit.benchmark.configs import CONFIGS, FORWARD_VARIANTS, Forward
+from devkit.benchmark.report import plot_j_vs_time, summarise, write_markdown
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from osvos.budget import (DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_CROP, FINETUNE_SCALES,  # noqa: E402
-                          SEGMENT_BATCH)
 
 
-@dataclass(frozen=True)
-class Config:
-    """One way of running fine-tuning and segmentation."""
-
-    budget: float | int
-    """Fine-tuning seconds (float) or iterations (int)."""
-    work_size: int | None = None
-    """Longest side the network runs at (None: full resolution)."""
-    scales: tuple[float, ...] = (1.0, 0.75)
-    """Scales of the first frame that fine-tuning trains on (with their mirror images). The default is the
-    benchmark's baseline recipe (osvos's before ``augment512``; its own default is ``FINETUNE_SCALES``)."""
-    crop: float = 0.0
-    """Fine-tuning trains on random windows of this fraction of each scaled frame (0 = whole frames, the
-    baseline; osvos's default is ``FINETUNE_CROP``)."""
-    reference: bool = False
-    """Train every layer on the full frame (no cached conv1–3 features), as the original recipe does."""
-    plateau: int = 0
-    """Early stopping window in steps (``FinetuneRecipe.plateau``; 0 = off)."""
-    env: tuple[tuple[str, str], ...] = ()
-    """Added to the child process's environment: TensorFlow's thread pools (e.g. TF_NUM_INTEROP_THREADS)."""
-    batch: int = SEGMENT_BATCH
-    """Frames per forward pass when segmenting."""
-    about: str = ""
-
-
-def _reduced(size: int) -> Config:
-    height = round(480 * size / 854)
-    return Config(DEFAULT_BUDGET, work_size=size,
-                  about=f"{DEFAULT_BUDGET:g} s; network at {height}×{size}, masks upscaled")
-
-
-CONFIGS = {
-    "reference": Config(500, reference=True, about="original recipe: 500 iterations, full resolution, all layers"),
-    "full": Config(DEFAULT_BUDGET, about=f"{DEFAULT_BUDGET:g} s at full resolution, conv1–3 frozen and cached"),
-    "budget10": Config(10.0, about="10 s, full resolution"),
-    "budget30": Config(30.0, about="30 s, full resolution"),
-    "budget120": Config(120.0, about="120 s, full resolution"),
-    "ft_half": Config(DEFAULT_BUDGET, scales=(0.5, 0.375),
-                      about=f"{DEFAULT_BUDGET:g} s fine-tuning at half resolution, segmentation at full"),
-    **{f"work{size}": _reduced(size) for size in (640, 512, 432, 384)},
-    "augment512": replace(_reduced(DEFAULT_WORK_SIZE), scales=FINETUNE_SCALES, crop=FINETUNE_CROP,
-                          about="work512, fine-tuning on scales 0.5–1.5 and random 75 % windows — the shipped "
-                                "default (osvos.finetune.FinetuneRecipe)"),
-    "plateau": replace(_reduced(DEFAULT_WORK_SIZE), plateau=10,
-                       about="work512, stopping early once the smoothed loss falls < 2 % in 10 steps"),
-    "inter1": replace(_reduced(DEFAULT_WORK_SIZE), env=(("TF_NUM_INTEROP_THREADS", "1"),),
-                      about="work512 with one inter-op thread (TF's default: one per core)"),
-    "batch1": replace(_reduced(DEFAULT_WORK_SIZE), batch=1,
-                      about=f"work512 segmenting one frame per forward pass (default: {SEGMENT_BATCH})"),
-    "intra1": replace(_reduced(DEFAULT_WORK_SIZE), env=(("TF_NUM_INTRAOP_THREADS", "1"),),
-                      about="work512 with one intra-op thread (TF's default: one per core)"),
-}
-
-
-@dataclass(frozen=True)
-class Forward:
-    """One way of running the plain VGG16 trunk (conv1_1 … conv5_3)."""
-
-    policy: str = "float32"
-    jit: bool = False
-    batch: int = 1
-    size: tuple[int, int] = (480, 854)
-
-    @property
-    def about(self) -> str:
-        return f"{self.policy}{', XLA' if self.jit else ''}, batch {self.batch}, {self.size[0]}×{self.size[1]}"
-
-
-FORWARD_VARIANTS = {"fp32": Forward(), "bf16": Forward("mixed_bfloat16"), "xla": Forward(jit=True),
-                    "fp32_512": Forward(size=(288, 512)), "batch4_512": Forward(batch=4, size=(288, 512))}
-"""Forward-pass levers timed on the plain VGG16 trunk: precision policy, XLA compilation and batching frames
-(at the default working size); ``fp32`` is the unit."""
-
-
-# -- child processes -------------------------------------------------------------------------------------------
 def child_forward(variant: Forward, repeats: int = 5) -> dict:
     """Median seconds per frame of a VGG16 conv1_1…conv5_3 forward run as ``variant`` says."""
     import keras
@@ -120,7 +43,9 @@ def child_forward(variant: Forward, repeats: int = 5) -> dict:
     if variant.jit:
         import tensorflow as tf
         compiled = tf.function(trunk, jit_compile=True)
-        call = lambda x: compiled(run(x))  # noqa: E731
+
+        def call(x):
+            return compiled(run(x))
     else:
         call = trunk.predict_on_batch
     x = np.random.default_rng(0).normal(0, 50, (variant.batch, *variant.size, 3)).astype("float32")
@@ -223,95 +148,11 @@ def memory_run(davis: str, out: Path, frames: int = 100) -> dict:
             "peak_rss_mib": usage.ru_maxrss / 1024}
 
 
-# -- report ------------------------------------------------------------------------------------------------------
-def summarise(name: str, result: dict, unit: float) -> dict:
-    rows = result["sequences"]
-    mean = {key: statistics.fmean(r[key] for r in rows) for key in ("finetune_s", "steps", "s_per_frame", "J", "F")}
-    return {"config": name, **asdict(CONFIGS[name]), **mean, "finetune_units": mean["finetune_s"] / unit,
-            "s_per_frame_units": mean["s_per_frame"] / unit, "peak_rss_mib": result["peak_rss_mib"],
-            "sequences": rows}
-
-
 def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()
     return platform.processor() or "unknown"
-
-
-def write_markdown(report: dict, path: Path) -> None:
-    unit = report["vgg16_forward_s"]
-    lines = [f"# Benchmark ({report['date']})", "",
-             f"Machine: {report['cpu']}, {report['cores']} cores. Split `{report['split']}`, sequences: "
-             f"{', '.join(report['sequences'])}. Command: `{report['command']}`.", "",
-             f"Unit: one plain FP32 VGG16 forward (conv1_1 … conv5_3) at 480×854 = **{unit:.3f} s** in this run. "
-             "Targets: fine-tuning ≤ 60 s (≤ 50 units), segmentation ≤ 0.5 s/frame (≤ 0.6 units), "
-             "peak RSS ≤ 4 GiB for 100 frames.", "",
-             "| config | what | fine-tune s | units | steps | s/frame | units | peak RSS MiB | J | F |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for row in report["configs"]:
-        lines.append(f"| {row['config']} | {row['about']} | {row['finetune_s']:.1f} | {row['finetune_units']:.1f} | "
-                     f"{row['steps']:.0f} | {row['s_per_frame']:.2f} | {row['s_per_frame_units']:.2f} | "
-                     f"{row['peak_rss_mib']:.0f} | {100 * row['J']:.1f} | {100 * row['F']:.1f} |")
-    lines += ["", "Forward-pass levers (VGG16 trunk, median of 5, seconds per frame):", "",
-              "| variant | what | s per frame | units |", "|---|---|---|---|"]
-    lines += [f"| {name} | {FORWARD_VARIANTS[name].about} | {v['seconds']:.3f} | {v['seconds'] / unit:.2f} |"
-              for name, v in report["forward"].items()]
-    if report.get("memory"):
-        mem = report["memory"]
-        lines += ["", f"Memory: `python -m osvos segment --video` on a {mem['frames']}-frame 480p H.264 clip "
-                      f"(10 s fine-tuning, network at full resolution) peaked at **{mem['peak_rss_mib']:.0f} MiB** RSS, wrote "
-                      f"{mem['masks_written']} masks in {mem['wall_s']:.0f} s."]
-    lines += ["", "Per sequence:", "", "| config | sequence | fine-tune s | steps | s/frame | J | F |",
-              "|---|---|---|---|---|---|---|"]
-    for row in report["configs"]:
-        lines += [f"| {row['config']} | {r['sequence']} | {r['finetune_s']:.1f} | {r['steps']} | "
-                  f"{r['s_per_frame']:.2f} | {100 * r['J']:.1f} | {100 * r['F']:.1f} |" for r in row["sequences"]]
-    path.write_text("\n".join(lines) + "\n")
-
-
-def _nearby_labels(rows: list[dict], j_step: float = 1.0) -> dict[tuple[float, float], list[str]]:
-    """Config names grouped by points that would overlap (same J within ``j_step``, same budget), so that
-    each group gets one label."""
-    groups: dict[tuple[int, int], list[dict]] = {}
-    for r in sorted(rows, key=lambda r: -r["J"]):
-        groups.setdefault((round(r["finetune_s"] / 5), round(100 * r["J"] / j_step)), []).append(r)
-    return {(members[0]["finetune_s"], 100 * members[0]["J"]): [m["config"] for m in members]
-            for members in groups.values()}
-
-
-def plot_j_vs_time(report: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    rows = [r for r in report["configs"] if r["work_size"] is None]
-    plain = tuple(Config.__dataclass_fields__["scales"].default)
-    budgets = sorted((r for r in rows if not r["reference"] and tuple(r["scales"]) == plain),
-                     key=lambda r: r["finetune_s"])
-    ax.plot([r["finetune_s"] for r in budgets], [100 * r["J"] for r in budgets], "o-", label="cached conv1–3, budget")
-    for index, r in enumerate(budgets):  # left of each point (right of the first): clear of the levers' labels
-        ax.annotate(r["config"], (r["finetune_s"], 100 * r["J"]), textcoords="offset points",
-                    xytext=(6, 4) if index == 0 else (-6, 4), ha="left" if index == 0 else "right", fontsize=8)
-    for r in (r for r in rows if r["reference"]):
-        ax.plot([r["finetune_s"]], [100 * r["J"]], "s", color="C3", label="reference (500 it, all layers)")
-    smaller = [r for r in report["configs"] if r not in budgets and not r["reference"]]
-    if smaller:
-        ax.plot([r["finetune_s"] for r in smaller], [100 * r["J"] for r in smaller], "^", color="C2",
-                label="other levers (working size, fine-tune scale, early stop, threads)")
-        for (seconds, j), names in _nearby_labels(smaller).items():
-            ax.annotate(", ".join(names), (seconds, j), textcoords="offset points", xytext=(6, -3), fontsize=7)
-    ax.set_xscale("log")
-    ax.set_xlabel("fine-tune seconds per video (log)")
-    ax.set_ylabel("mean J (%)")
-    ax.set_title(f"J vs fine-tune time ({', '.join(report['sequences'])})", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
