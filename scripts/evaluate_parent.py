@@ -2,13 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from osvos.evaluation import ablation, summary_line  # noqa: E402
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD  # noqa: E402
+from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
+from osvos.evaluation import ablation, summary_line
 
 
 def thresholds(text: str) -> list[float]:

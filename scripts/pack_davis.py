@@ -6,12 +6,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from osvos.davis_pack import pack_split, unpack_split  # noqa: E402
+from osvos.davis_pack import pack_split, unpack_split
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-WEBAPP = ROOT / "webapp"
 log = logging.getLogger("serve")
 
 
@@ -131,7 +130,6 @@ class Child:
 
 def prepare_site(env_https_default: bool) -> object:
     """Configure Django, apply migrations, and return the WSGI application."""
-    sys.path.insert(0, str(WEBAPP))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "osvos_site.settings")
     if not env_https_default:
         os.environ.setdefault("OSVOS_WEB_HTTPS", "0")

@@ -2,12 +2,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from osvos.train import TrainConfig, train_parent  # noqa: E402
+from osvos.train import TrainConfig, train_parent
 
 
 def main() -> None:

@@ -2,11 +2,9 @@
 """Django's command-line utility for the osvos-studio site (run from anywhere: `python webapp/manage.py …`)."""
 import os
 import sys
-from pathlib import Path
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "osvos_site.settings")
     from django.core.management import execute_from_command_line
 

@@ -1,14 +1,11 @@
 """Paths and synthetic cases shared by the osvos library tests."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 SHARED = REPO.parent / "shared"
 DAVIS = SHARED / "davis2016"

@@ -13,13 +13,6 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-WEBAPP = ROOT / "webapp"
-HERE = Path(__file__).resolve().parent
-for path in (str(WEBAPP), str(HERE)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
-
 # Production-like settings (DEBUG off), plain HTTP for the test client, everything in a temporary folder.
 _DATA = tempfile.mkdtemp(prefix="osvos-webapp-tests-")
 atexit.register(shutil.rmtree, _DATA, True)
