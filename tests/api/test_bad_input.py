@@ -12,10 +12,6 @@ from devkit.live_api import post_job
 from osvos.masks import mask_png_bytes
 from osvos.video import FFMPEG
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-BLACKSWAN = SAMPLES / "blackswan-hevc.mp4"
-PHOTO_NOT_MASK = SAMPLES / "blackswan-first-mask-rgb.png"
-
 
 def _error(response: requests.Response, status: int, code: str | None = None) -> dict:
     assert response.status_code == status, (response.status_code, response.text[:300])
@@ -94,10 +90,9 @@ def test_upload_over_the_size_cap_is_413(make_server, clip):
     assert "limit" in body["detail"]
 
 
-@pytest.mark.skipif(not BLACKSWAN.exists() or not PHOTO_NOT_MASK.exists(), reason="shared samples missing")
-def test_photo_instead_of_mask_is_refused(make_server, clip):
+def test_photo_instead_of_mask_is_refused(make_server, clip, hevc_sample, photo_mask):
     server = make_server(workers=0, max_upload_mb=50, max_frames=900)
-    body = _error(post_job(server.url, clip, video=BLACKSWAN, mask=PHOTO_NOT_MASK), 422, "invalid_mask")
+    body = _error(post_job(server.url, clip, video=hevc_sample, mask=photo_mask), 422, "invalid_mask")
     assert "does not look like a mask" in body["detail"]
     assert server.store.ids() == [], "nothing is stored for refused input"
 

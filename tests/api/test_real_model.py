@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import cv2
 import pytest
@@ -15,27 +14,19 @@ from devkit.live_api import ApiProcess, wait_for
 from osvos.masks import mask_png_bytes, read_label_png
 from osvos.video import probe_video, read_frames, write_video
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
-BLACKSWAN = SHARED / "samples" / "blackswan-hevc.mp4"
-ANNOTATION = SHARED / "davis2016" / "Annotations" / "480p" / "blackswan" / "00000.png"
-
-pytestmark = pytest.mark.skipif(not BLACKSWAN.exists() or not ANNOTATION.exists(),
-                                reason="shared blackswan sample or annotation missing")
-
 
 @pytest.fixture(scope="module")
-def small_blackswan(tmp_path_factory) -> dict:
+def small_blackswan(tmp_path_factory, hevc_sample, blackswan_mask) -> dict:
     folder = tmp_path_factory.mktemp("blackswan")
     size = (160, 90)
     frames = []
-    for index, frame in enumerate(read_frames(BLACKSWAN)):
+    for index, frame in enumerate(read_frames(hevc_sample)):
         if index == 10:
             break
         frames.append(cv2.resize(frame, size, interpolation=cv2.INTER_AREA))
     video = folder / "blackswan-small.mp4"
     write_video(frames, video, 24.0)
-    mask = cv2.resize(read_label_png(ANNOTATION).astype("uint8"), size, interpolation=cv2.INTER_NEAREST) > 0
+    mask = cv2.resize(read_label_png(blackswan_mask).astype("uint8"), size, interpolation=cv2.INTER_NEAREST) > 0
     mask_path = folder / "00000.png"
     mask_path.write_bytes(mask_png_bytes(mask))
     return {"video": video, "mask": mask_path, "info": probe_video(video)}

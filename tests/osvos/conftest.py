@@ -3,13 +3,12 @@ from __future__ import annotations
 
 import os
 
+import cv2
 import pytest
 
+from osvos_helpers import TINY_SEQUENCES, square_case
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import cv2  # noqa: E402
-
-from osvos_helpers import DAVIS, TINY_SEQUENCES, square_case  # noqa: E402
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def model():
 
 
 @pytest.fixture(scope="module")
-def tiny_davis(tmp_path_factory):
+def tiny_davis(tmp_path_factory, davis):
     """2 DAVIS sequences × 3 frames, downscaled to 48×80, with ImageSets/train.txt."""
     root = tmp_path_factory.mktemp("davis")
     for name in TINY_SEQUENCES:
@@ -38,7 +37,7 @@ def tiny_davis(tmp_path_factory):
             folder = root / sub / "480p" / name
             folder.mkdir(parents=True)
             for k in range(3):
-                image = cv2.imread(str(DAVIS / sub / "480p" / name / f"{k:05d}.{ext}"), flag)
+                image = cv2.imread(str(davis / sub / "480p" / name / f"{k:05d}.{ext}"), flag)
                 assert image is not None
                 cv2.imwrite(str(folder / f"{k:05d}.{ext}"), cv2.resize(image, (80, 48), interpolation=interpolation))
     (root / "ImageSets").mkdir()

@@ -7,10 +7,6 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 
-SHARED = REPO.parent / "shared"
-DAVIS = SHARED / "davis2016"
-HEVC_SAMPLE = SHARED / "samples" / "blackswan-hevc.mp4"
-PHOTO_MASK = SHARED / "samples" / "blackswan-first-mask-rgb.png"
 TINY_SEQUENCES = ("bear", "boat")
 """The DAVIS sequences of the `tiny_davis` fixture."""
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osvos_helpers import HEVC_SAMPLE, PHOTO_MASK, REPO, square_case
+from osvos_helpers import REPO, square_case
 from osvos import cli
 from osvos.masks import save_mask
 from osvos.metrics import f_measure, jaccard, temporal_instability
@@ -34,7 +34,7 @@ def last_line(text: str) -> str:
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run([PYTHON, "-m", "osvos", *args], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -188,9 +188,9 @@ def test_segment_cli_bad_mask(frames_dir, tmp_path, case, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_segment_cli_refuses_photo_as_mask(tmp_path):
+def test_segment_cli_refuses_photo_as_mask(tmp_path, hevc_sample, photo_mask):
     # The shared "mask" is a JPEG photo of blackswan's first frame, the same size as the video.
-    proc = run_cli("segment", "--video", str(HEVC_SAMPLE), "--mask", str(PHOTO_MASK), "--out",
+    proc = run_cli("segment", "--video", str(hevc_sample), "--mask", str(photo_mask), "--out",
                    str(tmp_path / "out"), "--budget", "0", "--work-size", "64")
     assert proc.returncode == 2
     assert last_line(proc.stderr).startswith("error:") and "photo" in last_line(proc.stderr)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from osvos_helpers import PHOTO_MASK
 from osvos.masks import (MaskError, load_mask, mask_png_bytes, read_label_png, read_masks_zip, save_mask,
                          write_masks_zip)
 from osvos.metrics import jaccard
@@ -148,12 +147,12 @@ def test_all_white_is_refused():
         load_mask(png(np.full((H, W), 255, np.uint8)))
 
 
-def test_shared_rgb_photo_is_refused():
+def test_shared_rgb_photo_is_refused(photo_mask):
     # The sample named "...-mask-rgb.png" is a JPEG photo of the frame, not a mask.
     with pytest.raises(MaskError, match="photo"):
-        load_mask(PHOTO_MASK)
+        load_mask(photo_mask)
     with pytest.raises(MaskError):
-        load_mask(PHOTO_MASK, (854, 480))
+        load_mask(photo_mask, (854, 480))
 
 
 def test_synthetic_photo_is_refused():

@@ -6,26 +6,25 @@ import subprocess
 import numpy as np
 import pytest
 
-from osvos_helpers import HEVC_SAMPLE
 from osvos.video import FFMPEG, VideoError, probe_video, read_frames, write_video
 
 
-def test_probe_hevc_sample():
-    info = probe_video(HEVC_SAMPLE)
+def test_probe_hevc_sample(hevc_sample):
+    info = probe_video(hevc_sample)
     assert (info.width, info.height) == (854, 480)
     assert info.fps == pytest.approx(24.0)
     assert info.frames == 50
     assert info.codec == "hevc"
 
 
-def test_read_frames_hevc_sample():
-    shapes = [frame.shape for frame in read_frames(HEVC_SAMPLE)]
+def test_read_frames_hevc_sample(hevc_sample):
+    shapes = [frame.shape for frame in read_frames(hevc_sample)]
     assert len(shapes) == 50
     assert set(shapes) == {(480, 854, 3)}
 
 
-def test_read_frames_stops_cleanly_when_abandoned():
-    frames = read_frames(HEVC_SAMPLE)
+def test_read_frames_stops_cleanly_when_abandoned(hevc_sample):
+    frames = read_frames(hevc_sample)
     first = next(frames)
     assert first.dtype == np.uint8 and first.shape == (480, 854, 3)
     assert 20 < first.mean() < 235   # a real picture, not a blank frame
@@ -90,9 +89,9 @@ def test_videoerror_for_empty_file(tmp_path):
         probe_video(path)
 
 
-def test_videoerror_for_truncated_sample(tmp_path):
+def test_videoerror_for_truncated_sample(tmp_path, hevc_sample):
     path = tmp_path / "truncated.mp4"
-    path.write_bytes(HEVC_SAMPLE.read_bytes()[:2048])
+    path.write_bytes(hevc_sample.read_bytes()[:2048])
     with pytest.raises(VideoError):
         probe_video(path)
 

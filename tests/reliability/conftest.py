@@ -13,11 +13,6 @@ from devkit.reliability.media import Media, make_media
 from devkit.reliability.processes import Stack
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "reliability: bad input, crash recovery, duplicates and load against live "
-                                       "API and site processes (tests/reliability; in the default run)")
-
-
 @pytest.fixture(scope="session")
 def media(tmp_path_factory) -> Media:
     return make_media(tmp_path_factory.mktemp("reliability-media"))

@@ -1,43 +1,18 @@
-"""Fixtures for the site's tests: Django configured on a temporary folder, a fake API over real HTTP,
-and tiny media files made with ffmpeg."""
+"""Fixtures for the site's tests: its database migrated (Django itself is set up by tests/conftest.py), a fake
+API over real HTTP, and tiny media files made with ffmpeg."""
 from __future__ import annotations
 
-import atexit
-import os
-import shutil
-import socket
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.test.utils import setup_test_environment
 
-# Production-like settings (DEBUG off), plain HTTP for the test client, everything in a temporary folder.
-_DATA = tempfile.mkdtemp(prefix="osvos-webapp-tests-")
-atexit.register(shutil.rmtree, _DATA, True)
-os.environ["OSVOS_WEB_DATA_DIR"] = _DATA
-os.environ["DJANGO_SETTINGS_MODULE"] = "osvos_site.settings"
-os.environ["DJANGO_DEBUG"] = "0"
-os.environ["OSVOS_WEB_HTTPS"] = "0"
-os.environ.setdefault("DJANGO_SECRET_KEY", "tests-only-" + "k" * 60)
-
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-from django.test.utils import setup_test_environment  # noqa: E402
+from devkit.live_api import free_port
+from webapp_fakes import FakeApi
 
 setup_test_environment()
 call_command("migrate", interactive=False, verbosity=0)
-
-from webapp_fakes import FakeApi  # noqa: E402
-from devkit.live_api import free_port  # noqa: E402
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "browser: end-to-end test in a real browser (chromium + the real API)")
 
 
 @pytest.fixture(scope="session")

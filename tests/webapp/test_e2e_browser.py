@@ -3,7 +3,8 @@ started together by scripts/serve.py (tiny model configuration so a run takes a 
 
 Run:  pytest -m browser tests/webapp/test_e2e_browser.py -s
 Needs: the `playwright` pip package (its driver only; no `playwright install`) and the `chromium` Debian
-package, which the set-up installs with apt when it is missing. Screenshots go to test-artifacts/e2e/.
+package, which `scripts/setup_env.sh --dev` (run by scripts/test.sh) installs with apt when it is missing.
+Screenshots go to test-artifacts/e2e/.
 """
 from __future__ import annotations
 
@@ -19,16 +20,15 @@ from pathlib import Path
 import pytest
 import requests
 
+from devkit import shared_data
 from devkit.live_api import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.browser
 
-SAMPLE_VIDEO = Path(os.environ.get("OSVOS_E2E_VIDEO", ROOT.parent / "shared/samples/blackswan-hevc.mp4"))
-SAMPLE_MASK = Path(os.environ.get("OSVOS_E2E_MASK",
-                                  ROOT.parent / "shared/davis2016/Annotations/480p/blackswan/00000.png"))
-PHOTO_NOT_MASK = ROOT.parent / "shared/samples/blackswan-first-mask-rgb.png"  # a JPEG photo, not a mask
+SAMPLE_VIDEO = Path(os.environ.get("OSVOS_E2E_VIDEO", shared_data.HEVC_SAMPLE))
+SAMPLE_MASK = Path(os.environ.get("OSVOS_E2E_MASK", shared_data.BLACKSWAN_MASK))
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
@@ -39,21 +39,15 @@ TIMINGS: dict[str, float] = {}
 def _chromium() -> str:
     path = shutil.which("chromium")
     if path is None:
-        print("chromium is missing: installing it with apt-get", flush=True)
-        subprocess.run(["apt-get", "update"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "chromium"], check=False,
-                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("chromium could not be installed (apt-get install -y chromium)")
+        pytest.fail("chromium is missing: `bash scripts/setup_env.sh --dev` installs it (apt-get install chromium)")
     return path
 
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """`python scripts/serve.py` on free ports with a fresh store; stopped with SIGINT (Ctrl-C) at the end."""
-    if not SAMPLE_VIDEO.is_file() or not SAMPLE_MASK.is_file():
-        pytest.skip(f"sample inputs missing: {SAMPLE_VIDEO}, {SAMPLE_MASK}")
+    shared_data.require(SAMPLE_VIDEO)
+    shared_data.require(SAMPLE_MASK)
     data = tmp_path_factory.mktemp("studio-data")
     api_port, web_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OSVOS_"))}
@@ -233,13 +227,11 @@ def test_upload_progress_preview_trajectory_gallery(studio, page):
     TIMINGS["flow_s"] = time.monotonic() - t0
 
 
-def test_the_apis_refusal_is_shown(studio, page):
+def test_the_apis_refusal_is_shown(studio, page, photo_mask):
     """The JPEG photo of the frame is not a mask: the API refuses it (4xx) and the site shows why."""
-    if not PHOTO_NOT_MASK.is_file():
-        pytest.skip("sample photo missing")
     page.goto(studio["base"] + "/upload/")
     page.set_input_files('input[name="video"]', str(SAMPLE_VIDEO))
-    page.set_input_files('input[name="mask"]', str(PHOTO_NOT_MASK))
+    page.set_input_files('input[name="mask"]', str(photo_mask))
     page.click('[data-testid="submit"]')
     page.wait_for_selector('[data-testid="form-errors"]', timeout=120_000)
     text = page.text_content('[data-testid="form-errors"]')
