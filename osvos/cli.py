@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", help="parent weights (default: models/osvos_parent.weights.h5)")
+    parser.add_argument("--weights",
+                        help="parent weights (default: $OSVOS_WEIGHTS, else models/osvos_parent.weights.h5)")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
                         help=f"fine-tune seconds, at most {FINETUNE_PACE:.3g} steps a second: a fast machine finishes "
                              f"sooner (default {DEFAULT_BUDGET:g}; 0 = parent only)")

@@ -14,8 +14,8 @@ from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMEN
 from .cancel import Cancel, Cancelled
 from .finetune import FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
+from .weights import SHIPPED_WEIGHTS, default_weights
 
-SHIPPED_WEIGHTS = Path(__file__).resolve().parents[1] / "models" / "osvos_parent.weights.h5"
 __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
 
 
@@ -103,13 +103,14 @@ class OSVOS:
     @classmethod
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
              recipe: FinetuneRecipe = FinetuneRecipe()) -> "OSVOS":
-        """Load parent weights (default: models/osvos_parent.weights.h5, else the HED-initialised network).
+        """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
+        checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
         ``work_size`` caps the longest side the network runs at (0 or None = full resolution); masks always come
         back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning.
         """
-        if weights is None and SHIPPED_WEIGHTS.exists():
-            weights = SHIPPED_WEIGHTS
+        if weights is None:
+            weights = default_weights()
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"weights not found: {weights}")
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe)
