@@ -136,6 +136,9 @@ def prepare_site(env_https_default: bool) -> object:
     import django
     from django.core.management import call_command
 
+    from osvos_site.config import SiteConfig
+
+    SiteConfig.from_env().prepare()
     django.setup()
     call_command("migrate", interactive=False, verbosity=0)
     from django.core.wsgi import get_wsgi_application

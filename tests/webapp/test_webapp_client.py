@@ -111,6 +111,12 @@ def test_production_settings_without_a_secret_key_make_and_keep_one(tmp_path):
     assert len(key) >= 50 and oct((tmp_path / "secret-key").stat().st_mode & 0o777) == "0o600"
 
 
+def test_a_bad_setting_stops_manage_py_with_its_name(tmp_path):
+    result = _manage("check", OSVOS_API_TIMEOUT="soon", OSVOS_WEB_DATA_DIR=str(tmp_path))
+    assert result.returncode != 0 and "configuration error: OSVOS_API_TIMEOUT='soon'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_debug_is_off_by_default():
     result = _manage("shell", "-v", "0", "-c", "from django.conf import settings; print(settings.DEBUG, settings.HTTPS)",
                      DJANGO_SECRET_KEY="k" * 60, OSVOS_WEB_DATA_DIR=str(ROOT / "webapp"))

@@ -1,78 +1,17 @@
-"""Settings of the osvos-studio site, all from environment variables (one module for dev, test and production).
-
-Environment:
-  DJANGO_DEBUG              "1" for development (default off).
-  DJANGO_SECRET_KEY         the secret key; without it a random key is created once in the data folder
-                            (or a fixed development key when DEBUG is on).
-  DJANGO_ALLOWED_HOSTS      comma-separated (default 127.0.0.1,localhost,[::1]).
-  DJANGO_CSRF_TRUSTED_ORIGINS  comma-separated origins, e.g. https://studio.example.org.
-  OSVOS_WEB_HTTPS           "1": the site is reached over HTTPS (secure cookies, HSTS, redirect to https).
-                            Default: on when DEBUG is off. scripts/serve.py turns it off for its plain-HTTP
-                            loopback server.
-  OSVOS_WEB_BEHIND_PROXY    "1": trust X-Forwarded-Proto from a TLS-terminating reverse proxy.
-  OSVOS_DATA_DIR            shared storage folder; the site keeps db.sqlite3, uploads/ and secret-key in
-                            its subfolder webapp/ (without it: in the webapp/ source folder, git-ignored).
-  OSVOS_WEB_DATA_DIR        the site's own folder, overriding the two above.
-  OSVOS_API_URL             the API's base URL (default http://127.0.0.1:5000).
-  OSVOS_API_TOKEN           bearer token for the API (optional).
-  OSVOS_API_TIMEOUT         read timeout in seconds for API calls (default 30).
-  OSVOS_API_RETRIES         retries on connection errors (default 2).
-  OSVOS_WEB_MAX_VIDEO_MB    upload cap for videos (default 200, as the API's OSVOS_MAX_UPLOAD_MB).
-  OSVOS_WEB_MAX_MASK_MB     upload cap for mask images (default 20).
-  DJANGO_STATIC_ROOT        where `collectstatic` writes (optional: static files are served from the apps).
-"""
+"""Django settings of the osvos-studio site (one module for development, tests and production), mapped from the
+validated configuration of ``config.py``, which reads every environment variable the site uses."""
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
+from .config import WEBAPP_DIR, SiteConfig
 
-BASE_DIR = Path(__file__).resolve().parent.parent  # webapp/
+CONFIG = SiteConfig.from_env()
 
-
-def _flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-DEBUG = _flag("DJANGO_DEBUG", False)
-
-if os.environ.get("OSVOS_WEB_DATA_DIR", "").strip():
-    DATA_DIR = Path(os.environ["OSVOS_WEB_DATA_DIR"].strip()).resolve()
-elif os.environ.get("OSVOS_DATA_DIR", "").strip():
-    DATA_DIR = (Path(os.environ["OSVOS_DATA_DIR"].strip()) / "webapp").resolve()
-else:
-    DATA_DIR = BASE_DIR
-DATA_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def _secret_key() -> str:
-    key = os.environ.get("DJANGO_SECRET_KEY", "").strip()
-    if key:
-        return key
-    if DEBUG:
-        return "dev-only-not-secret-osvos-studio-key-0123456789abcdefghijklmnopqrstuvwxyz"
-    path = DATA_DIR / "secret-key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(key)
-        return key
-
-
-SECRET_KEY = _secret_key()
-ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
-CSRF_TRUSTED_ORIGINS = _list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+BASE_DIR = WEBAPP_DIR
+DEBUG = CONFIG.debug
+DATA_DIR = CONFIG.data_dir
+SECRET_KEY = CONFIG.django_secret_key()
+ALLOWED_HOSTS = list(CONFIG.allowed_hosts)
+CSRF_TRUSTED_ORIGINS = list(CONFIG.csrf_trusted_origins)
 
 INSTALLED_APPS = [
     "django.contrib.messages",
@@ -132,35 +71,35 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Whitenoise serves straight from the app and vendor folders (no collectstatic needed). For a collected,
 # compressed copy set DJANGO_STATIC_ROOT and run `manage.py collectstatic`.
 WHITENOISE_USE_FINDERS = True
-if os.environ.get("DJANGO_STATIC_ROOT", "").strip():
-    STATIC_ROOT = Path(os.environ["DJANGO_STATIC_ROOT"].strip()).resolve()
+if CONFIG.static_root is not None:
+    STATIC_ROOT = CONFIG.static_root
 WHITENOISE_MAX_AGE = 0 if DEBUG else 3600
 
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
 
 # Security. Over HTTPS (the default in production) cookies are secure and HSTS is sent.
-HTTPS = _flag("OSVOS_WEB_HTTPS", not DEBUG)
+HTTPS = CONFIG.https
 SECURE_SSL_REDIRECT = HTTPS
-SECURE_HSTS_SECONDS = int(os.environ.get("OSVOS_WEB_HSTS_SECONDS", "31536000")) if HTTPS else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and _flag("OSVOS_WEB_HSTS_SUBDOMAINS", True)
-SECURE_HSTS_PRELOAD = HTTPS and _flag("OSVOS_WEB_HSTS_PRELOAD", True)
+SECURE_HSTS_SECONDS = CONFIG.hsts_seconds if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS and CONFIG.hsts_subdomains
+SECURE_HSTS_PRELOAD = HTTPS and CONFIG.hsts_preload
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-if _flag("OSVOS_WEB_BEHIND_PROXY", False):
+if CONFIG.behind_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # The API (the site's only back end; reached through studio/api_client.py).
-OSVOS_API_URL = os.environ.get("OSVOS_API_URL", "http://127.0.0.1:5000").rstrip("/")
-OSVOS_API_TOKEN = os.environ.get("OSVOS_API_TOKEN", "") or None
-OSVOS_API_TIMEOUT = float(os.environ.get("OSVOS_API_TIMEOUT", "30"))
-OSVOS_API_CONNECT_TIMEOUT = float(os.environ.get("OSVOS_API_CONNECT_TIMEOUT", "3.05"))
-OSVOS_API_RETRIES = int(os.environ.get("OSVOS_API_RETRIES", "2"))
+OSVOS_API_URL = CONFIG.api_url
+OSVOS_API_TOKEN = CONFIG.api_token
+OSVOS_API_TIMEOUT = CONFIG.api_timeout
+OSVOS_API_CONNECT_TIMEOUT = CONFIG.api_connect_timeout
+OSVOS_API_RETRIES = CONFIG.api_retries
 
-MAX_VIDEO_BYTES = int(float(os.environ.get("OSVOS_WEB_MAX_VIDEO_MB", "200")) * 1024 * 1024)
-MAX_MASK_BYTES = int(float(os.environ.get("OSVOS_WEB_MAX_MASK_MB", "20")) * 1024 * 1024)
+MAX_VIDEO_BYTES = CONFIG.max_video_bytes
+MAX_MASK_BYTES = CONFIG.max_mask_bytes
 
 LOGGING = {
     "version": 1,
@@ -168,7 +107,7 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
-        "studio": {"handlers": ["console"], "level": os.environ.get("OSVOS_WEB_LOG_LEVEL", "INFO"),
+        "studio": {"handlers": ["console"], "level": CONFIG.log_level,
                    "propagate": False},
         "django": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
