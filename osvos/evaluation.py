@@ -111,7 +111,8 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
 
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
-             budget: float = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, sequences: Sequence[str] | None = None,
+             budget: float = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE,
+             sequences: Sequence[str] | None = None,
              thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.

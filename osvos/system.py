@@ -61,7 +61,7 @@ def _prefetch(frames: Iterable[np.ndarray], depth: int = 4) -> Iterator[np.ndarr
             for frame in source:
                 if not offer(frame):
                     break
-        except BaseException as exc:  # re-raised in the consumer
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
             failure.append(exc)
         finally:
             close = getattr(source, "close", None)

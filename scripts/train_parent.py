@@ -17,7 +17,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--checkpoint-every", type=int, default=TrainConfig.checkpoint_every)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed,
-                        help="data order and crops; give each chained run (--init) its own, or it repeats the last one's")
+                        help="data order and crops; give each chained run (--init) its own, "
+                             "or it repeats the last one's")
     parser.add_argument("--init", help="start from these weights (e.g. an earlier parent) instead of the HED init")
     parser.add_argument("--train-low-blocks", action="store_true", help="also train conv1-conv3 (frozen by default)")
     parser.add_argument("--load-threads", type=int, default=TrainConfig.load_threads,
