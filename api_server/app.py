@@ -7,12 +7,12 @@ from typing import Callable
 from flask import Flask, request
 
 from .errors import ApiError, register_error_handlers
+from .job_queue import JobQueue
+from .model_pool import ModelHolder, default_model_factory
 from .routes import compat, health, jobs, openapi, outputs
 from .services import Services
 from .settings import Settings
 from .store import JobStore
-from .job_queue import JobQueue
-from .model_pool import ModelHolder, default_model_factory
 from .worker_pool import WorkerPool
 
 

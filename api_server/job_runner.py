@@ -88,7 +88,7 @@ class JobRunner:
             if self.store.requeue(job_id, reason="the worker shut down while running it") is not None:
                 try:
                     self.queue.enqueue(job_id)
-                except Exception:  # noqa: BLE001
+                except Exception:  # noqa: BLE001 - logged; still queued in the store: next start re-queues it
                     log.exception("could not re-queue job %s", job_id)
             return
         if cancelled:

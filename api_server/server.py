@@ -9,10 +9,10 @@ import waitress
 from waitress import wasyncore
 
 from .app import create_app
-from .settings import Settings
-from .store import JobStore
 from .job_queue import JobQueue
 from .model_pool import ModelHolder, default_model_factory
+from .settings import Settings
+from .store import JobStore
 from .worker_pool import WorkerPool
 
 log = logging.getLogger(__name__)

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from .settings import Settings
-from .store import JobStore
 from .job_queue import JobQueue
 from .model_pool import ModelHolder
+from .settings import Settings
+from .store import JobStore
 from .worker_pool import WorkerPool
 
 API_VERSION = "1.0.0"

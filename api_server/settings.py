@@ -52,8 +52,8 @@ class Settings:
         "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_budget": "OSVOS_DEFAULT_BUDGET",
-        "finetune_pace": "OSVOS_FINETUNE_PACE", "max_budget": "OSVOS_MAX_BUDGET", "infer_timeout": "OSVOS_INFER_TIMEOUT",
-        "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
+        "finetune_pace": "OSVOS_FINETUNE_PACE", "max_budget": "OSVOS_MAX_BUDGET",
+        "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
 
     @classmethod

@@ -138,7 +138,8 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
             "progress": 0.0, "eta_s": None, "error": None, "frames": info.frames, "fps": info.fps,
             "width": info.width, "height": info.height, "codec": info.codec, "video_bytes": size,
             "params": params.as_dict(), "model_version": version, "work_size": settings.work_size,
-            "finetune_pace": settings.finetune_pace, "created": time.time(), "started": None, "finished": None, "attempts": 0,
+            "finetune_pace": settings.finetune_pace, "created": time.time(), "started": None, "finished": None,
+            "attempts": 0,
         }
         record, created = store.create(job_id, staging, record)
     finally:

@@ -68,7 +68,7 @@ class WorkerPool:
         while not self._stop.is_set():
             try:
                 worker.loop()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - logged; the worker thread outlives any one failure of Huey's loop
                 log.exception("worker loop error")
                 self._stop.wait(1.0)
 
@@ -78,7 +78,7 @@ class WorkerPool:
             try:
                 self.store.recover(self.settings.stale_after, me=worker_identity())
                 self.store.evict(self.settings.cache_bytes)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - logged; maintenance tries again at its next round
                 log.exception("maintenance error")
 
     def stop(self, timeout: float = 30.0) -> None:

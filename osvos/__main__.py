@@ -2,8 +2,7 @@
 import os
 import sys
 
+from .cli import main  # imports no TensorFlow yet: the setting below is in place when the model loads
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from .cli import main  # noqa: E402
-
 sys.exit(main())

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from osvos.davis_pack import pack_split, unpack_split
 

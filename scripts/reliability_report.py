@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
     ok = (all(r.ok for r in data["matrix"]) and data["after"]["ok"] and data["duplicates"]["ok"]
-          and data["crash"]["ok"] and data["latency"]["separate"]["worker_crash"]["ok"] and data["deploy"]["ok"] and data["tokens"]["ok"] and data["wrong_token"]["ok"])
+          and data["crash"]["ok"] and data["latency"]["separate"]["worker_crash"]["ok"] and data["deploy"]["ok"]
+          and data["tokens"]["ok"] and data["wrong_token"]["ok"])
     print(f"wrote {args.out}; {'all checks passed' if ok else 'SOME CHECKS FAILED'}")
     return 0 if ok else 1
 

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
                     "and add its name to DJANGO_ALLOWED_HOSTS", args.host)
     try:
         application = prepare_site(env_https_default=not loopback)
-    except Exception as exc:  # configuration or migration error: say so, do not start the API for nothing
+    except Exception as exc:  # noqa: BLE001 - configuration or migration error: say so, start no API for nothing
         log.error("the site could not start: %s", exc)
         return 2
 

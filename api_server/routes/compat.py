@@ -9,8 +9,8 @@ import time
 
 from flask import Blueprint, request
 
-from ..services import services
 from ..errors import ApiError
+from ..services import services
 from ..submit import submit
 from .outputs import send_output
 

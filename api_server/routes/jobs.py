@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from ..services import services
-from ..errors import ApiError
 from ..contract import STATES, TERMINAL
+from ..errors import ApiError
+from ..services import services
 from ..submit import submit
 from .views import checked_id, job_view
 

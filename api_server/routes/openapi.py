@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from ..services import API_VERSION, services
 from ..contract import OUTPUTS, STAGES, STATES
+from ..services import API_VERSION, services
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request, send_file
 
-from ..services import services
-from ..errors import ApiError
 from ..contract import OUTPUTS
+from ..errors import ApiError
+from ..services import services
 from .views import checked_id
 
 bp = Blueprint("outputs", __name__, url_prefix="/api/v1/jobs")

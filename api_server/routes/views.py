@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 from flask import url_for
 
 from ..contract import OUTPUTS
-from ..store import valid_id
 from ..errors import ApiError
+from ..store import valid_id
 
 
 def iso(timestamp) -> str | None:

@@ -38,7 +38,8 @@ def write_markdown(report: dict, path: Path) -> None:
     if report.get("memory"):
         mem = report["memory"]
         lines += ["", f"Memory: `python -m osvos segment --video` on a {mem['frames']}-frame 480p H.264 clip "
-                      f"(10 s fine-tuning, network at full resolution) peaked at **{mem['peak_rss_mib']:.0f} MiB** RSS, wrote "
+                      f"(10 s fine-tuning, network at full resolution) peaked at **{mem['peak_rss_mib']:.0f} MiB** "
+                      "RSS, wrote "
                       f"{mem['masks_written']} masks in {mem['wall_s']:.0f} s."]
     lines += ["", "Per sequence:", "", "| config | sequence | fine-tune s | steps | s/frame | J | F |",
               "|---|---|---|---|---|---|---|"]

@@ -350,7 +350,7 @@ def run_case(ctx: Context, case: Case) -> Result:
     if not problems and case.verify is not None:
         try:
             problem = case.verify(ctx, reply)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - a check that breaks is a failed case, reported with its error
             problem = f"check failed: {type(exc).__name__}: {exc}"
         if problem:
             problems.append(problem)

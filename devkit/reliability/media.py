@@ -10,7 +10,6 @@ import numpy as np
 
 from devkit.clips import first_mask, synthetic_frames
 
-
 WIDTH, HEIGHT, FPS = 96, 64, 10.0
 CLIP_FRAMES = 12
 MAX_FRAMES = 30          # OSVOS_MAX_FRAMES of the live API

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import requests
+
 from api_server.contract import TERMINAL
 from devkit.live_api import free_port
 

@@ -53,7 +53,8 @@ def write_markdown(path: Path, data: dict) -> None:
                      f"{', '.join(str(r['p99_ms']) for r in rounds)} ms: {_verdict(rounds)}), errors "
                      f"{sum(r['errors'] for r in rounds)} |")
         lines.append(f"| 50 pollers, site status.json, {label} | p50 {run['site']['p50_ms']} ms, p99 "
-                     f"{run['site']['p99_ms']} ms, {run['site']['requests']} requests, {run['site']['errors']} errors |")
+                     f"{run['site']['p99_ms']} ms, {run['site']['requests']} requests, "
+                     f"{run['site']['errors']} errors |")
     crash, worker_crash = data["crash"], sep["worker_crash"]
     lines.append(f"| kill -9 of API (mid fine-tuning) and site | {'ok' if crash['ok'] else 'FAILED'}: "
                  f"{sum(crash['checks'].values())}/{len(crash['checks'])} checks |")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from devkit.live_api import post_job, wait_for, wait_until
 from api_server.__main__ import session_group_nice
+from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
-from api_server.job_queue import JobQueue
+from devkit.live_api import post_job, wait_for, wait_until
 
 
 def _dead_pid() -> int:
@@ -220,8 +220,8 @@ def test_health_reports_an_unreachable_queue(make_server, tmp_path):
 
 def test_separate_worker_process_on_the_same_store(make_server, clip, tmp_path):
     """An HTTP-only server and a worker-only one sharing OSVOS_DATA_DIR (the SQLite queue) run jobs."""
-    from devkit.fake_model import FakeModel
     from api_server.server import ApiServer
+    from devkit.fake_model import FakeModel
 
     data = tmp_path / "store"
     api = make_server(workers=0, data_dir=data)

@@ -4,9 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from osvos_helpers import TINY_SEQUENCES
 from osvos.davis import load_split
 from osvos.davis_pack import pack_split, unpack_split
+
+from osvos_helpers import TINY_SEQUENCES
 
 
 def test_pack_then_unpack_gives_the_split_back(tiny_davis, tmp_path):

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from osvos_helpers import REPO, square_case
 from osvos import cli
 from osvos.masks import save_mask
 from osvos.metrics import f_measure, jaccard, temporal_instability
+
+from osvos_helpers import REPO, square_case
 
 try:
     evaluation = importlib.import_module("osvos.evaluation")
@@ -50,7 +51,10 @@ def score_folders_case(tmp_path):
     half of the object (J = 0.5). Frames 0 and 4 are wrong in both (not scored) → mean J = 0.75."""
     pred, gt = tmp_path / "pred", tmp_path / "gt"
     expected = {}
-    for name, predict in (("alpha", lambda g: g), ("beta", lambda g: g & (np.arange(SHAPE[1]) < g.nonzero()[1].min() + 10))):
+    def left_part(g):
+        return g & (np.arange(SHAPE[1]) < g.nonzero()[1].min() + 10)
+
+    for name, predict in (("alpha", lambda g: g), ("beta", left_part)):
         (pred / name).mkdir(parents=True)
         (gt / name).mkdir(parents=True)
         gts = [rect(10 + k, 12 + 2 * k, 20, 20) for k in range(5)]

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import osvos
-from osvos_helpers import square_case
 from osvos import Budget, Cancelled
 from osvos.metrics import jaccard
 
+from osvos_helpers import square_case
 
 # --- Budget ------------------------------------------------------------------------------------------------
 

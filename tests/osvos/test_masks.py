@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from osvos.masks import (MaskError, load_mask, mask_png_bytes, read_label_png, read_masks_zip, save_mask,
-                         write_masks_zip)
+from osvos.masks import MaskError, load_mask, mask_png_bytes, read_label_png, read_masks_zip, save_mask, write_masks_zip
 from osvos.metrics import jaccard
 
 H, W = 64, 96
@@ -43,7 +42,8 @@ def same(mask: np.ndarray, truth: np.ndarray) -> bool:
     """Exact equality, with a short message instead of two array reprs when it fails."""
     assert mask.shape == truth.shape, f"shape {mask.shape} != {truth.shape}"
     wrong = int((mask != truth).sum())
-    assert wrong == 0, f"{wrong} of {truth.size} pixels differ" + (" (the mask is inverted)" if wrong == truth.size else "")
+    inverted = " (the mask is inverted)" if wrong == truth.size else ""
+    assert wrong == 0, f"{wrong} of {truth.size} pixels differ{inverted}"
     return True
 
 

@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from osvos.metrics import (boundary_map, decay, f_measure, jaccard, score_sequence, statistics,
-                           temporal_instability)
+from osvos.metrics import boundary_map, decay, f_measure, jaccard, score_sequence, statistics, temporal_instability
 
 
 def rect(shape, top, left, height, width) -> np.ndarray:

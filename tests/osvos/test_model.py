@@ -5,8 +5,16 @@ import h5py
 import numpy as np
 import pytest
 
-from osvos.model import (CAFFE_BGR_MEAN, build_networks, freeze_low_blocks, hed_weights_path, init_from_hed,
-                         preprocess, resize_bilinear, save_float16)
+from osvos.model import (
+    CAFFE_BGR_MEAN,
+    build_networks,
+    freeze_low_blocks,
+    hed_weights_path,
+    init_from_hed,
+    preprocess,
+    resize_bilinear,
+    save_float16,
+)
 
 
 @pytest.fixture(scope="module")

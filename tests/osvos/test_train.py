@@ -49,7 +49,8 @@ def resumed(runs, tiny_davis):
 def datasets(path) -> dict[str, np.ndarray]:
     out = {}
     with h5py.File(path, "r") as stored:
-        stored.visititems(lambda name, item: out.__setitem__(name, item[()]) if isinstance(item, h5py.Dataset) else None)
+        stored.visititems(lambda name, item: out.__setitem__(name, item[()])
+                          if isinstance(item, h5py.Dataset) else None)
     return out
 
 

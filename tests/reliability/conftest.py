@@ -1,8 +1,8 @@
 """Fixtures for the reliability tests: the API and the site as real processes on free loopback ports.
 
-The machinery (process control, the bad-input cases, the crash and load scenarios) lives in
-devkit/reliability/, which scripts/reliability_report.py also uses to regenerate docs/RELIABILITY.md. One stack serves the whole session (one model load);
-the crash test kills and restarts its processes on the same ports and store.
+The machinery (process control, the bad-input cases, the crash and load scenarios) lives in devkit/reliability/,
+which scripts/reliability_report.py also uses to regenerate docs/RELIABILITY.md. One stack serves the whole
+session (one model load); the crash test kills and restarts its processes on the same ports and store.
 """
 from __future__ import annotations
 

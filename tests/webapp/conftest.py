@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.test.utils import setup_test_environment
 
 from devkit.live_api import free_port
+
 from webapp_fakes import FakeApi
 
 setup_test_environment()

@@ -241,8 +241,8 @@ def test_the_apis_refusal_is_shown(studio, page, photo_mask):
 
 def test_drawn_mask_then_cancel(studio, page):
     """Draw the mask on the first frame (HEVC: extracted by the server), submit, cancel the job."""
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     base = studio["base"]
     page.goto(base + "/upload/")

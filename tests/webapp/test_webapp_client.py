@@ -8,12 +8,12 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from studio.api_client import ApiClient, ApiError, ApiUnavailable, Upload, get_client
 from devkit.live_api import free_port
-from pathlib import Path
+from studio.api_client import ApiClient, ApiError, ApiUnavailable, Upload, get_client
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -118,8 +118,9 @@ def test_a_bad_setting_stops_manage_py_with_its_name(tmp_path):
 
 
 def test_debug_is_off_by_default():
-    result = _manage("shell", "-v", "0", "-c", "from django.conf import settings; print(settings.DEBUG, settings.HTTPS)",
-                     DJANGO_SECRET_KEY="k" * 60, OSVOS_WEB_DATA_DIR=str(ROOT / "webapp"))
+    show = "from django.conf import settings; print(settings.DEBUG, settings.HTTPS)"
+    result = _manage("shell", "-v", "0", "-c", show, DJANGO_SECRET_KEY="k" * 60,
+                     OSVOS_WEB_DATA_DIR=str(ROOT / "webapp"))
     assert result.stdout.split() == ["False", "True"], result.stderr
 
 

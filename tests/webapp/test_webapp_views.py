@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from studio.models import Submission
+
 from webapp_fakes import CSV, OUTPUT_BYTES
 
 

@@ -33,7 +33,7 @@ def ffmpeg_exe() -> str | None:
         import imageio_ffmpeg
 
         return imageio_ffmpeg.get_ffmpeg_exe()
-    except Exception:  # not installed, or no binary for this platform
+    except Exception:  # noqa: BLE001 - not installed, or no binary for this platform
         return None
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from api_server.contract import STATES
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+
+from api_server.contract import STATES
 
 
 def _stored_name(instance: "Submission", kind: str, filename: str) -> str:

@@ -7,15 +7,15 @@ import mimetypes
 import time
 from pathlib import Path
 
-from api_server.contract import OUTPUTS, TERMINAL
 from django.conf import settings
 from django.contrib import messages
-from django.http import (Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse,
-                         StreamingHttpResponse)
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from api_server.contract import OUTPUTS, TERMINAL
 
 from . import media
 from .api_client import ApiError, Upload, get_client
