@@ -9,12 +9,12 @@ DEFAULT_BUDGET = 60.0
 """Seconds of online fine-tuning by default."""
 DEFAULT_WORK_SIZE = 512
 """Longest side the network runs at by default (480×854 video → 288×512); 0 or None = full resolution.
-At 512 a 60 s fine-tuning gets ~3× the steps of full resolution, and segmentation costs ~0.4 VGG16 forwards
-per frame instead of ~1.1, with a higher J on the benchmark's sequences."""
+Smaller frames buy more fine-tuning steps in a budget and a cheaper segmentation, with a higher J on the
+benchmark's sequences (docs/BENCHMARK.md, configuration ``work512``)."""
 
 SEGMENT_BATCH = 4
-"""Frames per forward pass when segmenting: at 288×512 on 2 cores a batch of 4 costs 0.39 s per frame
-against 0.53 s one at a time (docs/BENCHMARK.md, forward variants ``batch4_512`` / ``fp32_512``)."""
+"""Frames per forward pass when segmenting: on CPU a batch costs less per frame than frames one at a time
+(docs/BENCHMARK.md, forward variants ``batch4_512`` / ``fp32_512``)."""
 
 DEFAULT_THRESHOLD = 0.5
 """A pixel is the object where the network's probability exceeds this."""
