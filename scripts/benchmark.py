@@ -6,9 +6,9 @@
 Writes ``results.json``, ``results.md`` and ``j_vs_finetune.png`` (J against fine-tune seconds) into --out.
 Each configuration runs in a process of its own (fresh model; peak RSS read with ``wait4``). Every time is
 also given in units of one plain FP32 VGG16 (conv1_1 … conv5_3) forward pass at 480×854 measured in the same
-run, since machines of the same kind differ up to 2× in speed. s/frame covers JPEG decode, the network and
+run, since machines of the same kind differ widely in speed. s/frame covers JPEG decode, the network and
 the PNG write; J and F are scored afterwards and not timed. ``reference`` is the original recipe (500
-iterations at full resolution, every layer trained) and takes about half an hour per sequence on 2 cores.
+iterations at full resolution, every layer trained: ``osvos.reference``), by far the slowest configuration.
 """
 from __future__ import annotations
 

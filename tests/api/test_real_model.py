@@ -1,6 +1,6 @@
 """End to end with the real network: ``python -m api_server`` in a subprocess (waitress + embedded Huey worker
 + ``OSVOS.load``), a downscaled clip of DAVIS blackswan with its real first mask, a 2-iteration fine-tune at
-work size 64. About 15-25 s on 2 busy cores (TensorFlow import and model load included)."""
+work size 64 (TensorFlow import and model load included, it is the slowest test of tests/api)."""
 from __future__ import annotations
 
 import signal
