@@ -43,3 +43,63 @@ def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.
         image, mask = image[:, ::-1], mask[:, ::-1]
     image, mask = rescale(np.ascontiguousarray(image), np.ascontiguousarray(mask), float(rng.choice(scales)))
     return random_crop(image, mask, size, rng, fill)
+
+
+STILL_ROTATION = 30.0
+"""Stills turn by up to this many degrees either way (the original OSVOS parent's rotation range)."""
+STILL_ZOOM = (1.0, 1.6)
+"""Stills are scaled to just cover the crop, then zoomed in by a factor drawn from this range."""
+PLACEMENT_TRIES = 4
+"""A still's crop is drawn again (up to this many times) while it shows no object: such a crop has no loss."""
+
+
+def cover_transform(shape: tuple[int, int], size: tuple[int, int], angle: float, zoom: float,
+                    place: tuple[float, float]) -> np.ndarray:
+    """The 2×3 affine map from an image of ``shape`` (H, W) to a crop of ``size`` (H, W) turned by ``angle``
+    degrees: the crop, scaled ``zoom`` × the least scale at which the turned crop fits inside the image, sits at
+    ``place`` ∈ [0, 1]² of the room left (0: left/top, 1: right/bottom), so no pixel of it lies outside the image."""
+    height, width = shape
+    out_h, out_w = size
+    theta = np.deg2rad(angle)
+    cos, sin = abs(np.cos(theta)), abs(np.sin(theta))
+    least = max((out_w * cos + out_h * sin) / width, (out_w * sin + out_h * cos) / height)
+    scale = least * zoom
+    half_x, half_y = (out_w * cos + out_h * sin) / (2 * scale), (out_w * sin + out_h * cos) / (2 * scale)
+    centre_x = half_x + place[0] * (width - 2 * half_x)
+    centre_y = half_y + place[1] * (height - 2 * half_y)
+    turn = cv2.getRotationMatrix2D((centre_x, centre_y), angle, scale)
+    turn[:, 2] += (out_w / 2 - centre_x, out_h / 2 - centre_y)
+    return turn
+
+
+def colour_jitter(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Random saturation (×0.7–1.3), contrast (×0.8–1.2), per-channel gain (×0.9–1.1) and brightness (±25)."""
+    x = image.astype(np.float32)
+    grey = x.mean(axis=2, keepdims=True)
+    x = grey + (x - grey) * rng.uniform(0.7, 1.3)
+    mean = x.mean()
+    x = (x - mean) * rng.uniform(0.8, 1.2) + mean
+    x = x * rng.uniform(0.9, 1.1, size=3) + rng.uniform(-25.0, 25.0)
+    return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+
+
+def augment_still(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
+                  rotation: float = STILL_ROTATION, zoom: tuple[float, float] = STILL_ZOOM,
+                  jitter: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """What a video gives for free, for a still photo: random flip, rotation (±``rotation``°), zoom, shift and
+    colour jitter, cropped to ``size`` = (H, W). The photo is scaled up to cover the crop, never padded; a crop
+    that misses the object is drawn again (``PLACEMENT_TRIES``)."""
+    if rng.random() < 0.5:
+        image, mask = image[:, ::-1], mask[:, ::-1]
+    out_h, out_w = size
+    source = np.ascontiguousarray(mask).astype(np.float32)
+    for _ in range(PLACEMENT_TRIES):
+        turn = cover_transform(mask.shape, size, float(rng.uniform(-rotation, rotation)), float(rng.uniform(*zoom)),
+                               (float(rng.random()), float(rng.random())))
+        label = cv2.warpAffine(source, turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE) > 0.5
+        if label.any():
+            break
+    warped = cv2.warpAffine(np.ascontiguousarray(image), turn, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+    return (colour_jitter(warped, rng) if jitter else warped), label

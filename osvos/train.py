@@ -1,4 +1,5 @@
-"""Parent-network training on DAVIS: deep supervision in three stages, checkpoints, exact resume."""
+"""Parent-network training on DAVIS (optionally mixed with still photos): deep supervision in three stages,
+checkpoints, exact resume."""
 from __future__ import annotations
 
 import csv
@@ -12,12 +13,14 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from .augment import augment
+from .augment import augment, augment_still
 from .davis import load_split, read_rgb
 from .losses import balanced_bce
 from .masks import read_label_png
 from .model import CAFFE_BGR_MEAN, build_networks, freeze_low_blocks, init_from_hed, preprocess, save_float16
+from .stills import load_stills
 
+LOG_COLUMNS = ["step", "loss", "side_weight", "wall_s"]
 SIDE_WEIGHTS = (1.0, 0.5, 0.0)
 """Side-output loss weight in each third of the run (OSVOS: full, halved, fused output only)."""
 
@@ -41,6 +44,20 @@ class TrainConfig:
     """Also train conv1–conv3 (frozen by default, which saves a third of a CPU step; a GPU run can afford them)."""
     load_threads: int = 1
     """Threads that decode and augment the images of a batch (a GPU step outruns one thread)."""
+    stills: str | None = None
+    """A folder of still photos with masks (DUTS-TR layout, ``osvos.stills``) mixed into every batch."""
+    still_fraction: float = 0.5
+    """Share of each batch's slots that are stills (rounded to whole slots; the first slots of the batch)."""
+    schedule: str = "constant"
+    """Learning rate over the run: ``constant``, or ``cosine`` (from ``lr`` down to 0 at ``iters``)."""
+
+    def still_slots(self) -> int:
+        """How many images of each batch are stills."""
+        if not 0.0 <= self.still_fraction <= 1.0:
+            raise ValueError(f"still_fraction must be in [0, 1]: {self.still_fraction}")
+        if not self.stills:
+            return 0
+        return min(self.batch, round(self.batch * self.still_fraction))
 
 
 class DeepSupervision(keras.Model):
@@ -63,12 +80,17 @@ class DeepSupervision(keras.Model):
 
 
 class DavisBatches(keras.utils.PyDataset):
-    """Augmented batches; batch k of the run depends only on (seed, k), so a resumed run sees the same data."""
+    """Augmented batches; batch k of the run depends only on (seed, k), so a resumed run sees the same data.
+
+    With stills, the first ``config.still_slots()`` images of each batch are stills (``augment_still``: turned,
+    zoomed, shifted, colour-jittered), the rest DAVIS frames (``augment``: flip, scale, crop).
+    """
 
     def __init__(self, config: TrainConfig, start_step: int):
         super().__init__(workers=1, use_multiprocessing=False)
         self.config = config
         self.samples = [(f, m) for seq in load_split(config.davis, config.split) for f, m in zip(seq.frames, seq.masks)]
+        self.stills = load_stills(config.stills) if config.stills else []
         self.step = start_step
         self.pool = ThreadPoolExecutor(config.load_threads)
 
@@ -77,13 +99,21 @@ class DavisBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         step = self.step + index
-        picks = np.random.default_rng([self.config.seed, step]).integers(0, len(self.samples), self.config.batch)
+        stills = self.config.still_slots()
+        rng = np.random.default_rng([self.config.seed, step])
+        frames = rng.integers(0, len(self.samples), self.config.batch - stills)
+        picks = [("still", int(k)) for k in (rng.integers(0, len(self.stills), stills) if stills else [])]
+        picks += [("davis", int(k)) for k in frames]
         images, labels = zip(*self.pool.map(self._sample, picks, [step] * len(picks), range(len(picks))))
         return preprocess(np.stack(images)), np.stack(labels)[..., None].astype(np.float32)
 
-    def _sample(self, pick: int, step: int, slot: int) -> tuple[np.ndarray, np.ndarray]:
-        frame, mask = self.samples[pick]
+    def _sample(self, pick: tuple[str, int], step: int, slot: int) -> tuple[np.ndarray, np.ndarray]:
+        source, index = pick
         rng = np.random.default_rng([self.config.seed, step, slot])
+        if source == "still":
+            image, mask = self.stills[index]
+            return augment_still(read_rgb(image), read_label_png(mask), self.config.size, rng)
+        frame, mask = self.samples[index]
         return augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
                        fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8))
 
@@ -111,16 +141,29 @@ class _Checkpointer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.step += self.config.checkpoint_every
-        save_checkpoint(self.run, self.trainer, self.step)
         log = self.run / "log.csv"
         new = not log.exists()
         with log.open("a", newline="") as handle:
             writer = csv.writer(handle)
             if new:
-                writer.writerow(["step", "loss", "side_weight", "wall_s"])
+                writer.writerow(LOG_COLUMNS)
             writer.writerow([self.step, f"{np.mean(self.losses):.6f}", float(self.trainer.side_weight.numpy()),
                              f"{time.time() - self.started:.1f}"])
         self.losses.clear()
+        save_checkpoint(self.run, self.trainer, self.step)
+
+
+def trim_log(run: Path, step: int) -> None:
+    """Drop the log rows after ``step``: a run stopped between its log row and its checkpoint trains them again."""
+    log = run / "log.csv"
+    if not log.exists():
+        return
+    with log.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
+    with log.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def save_checkpoint(run: Path, trainer: DeepSupervision, step: int) -> None:
@@ -130,6 +173,15 @@ def save_checkpoint(run: Path, trainer: DeepSupervision, step: int) -> None:
     (run / "ckpt.tmp.weights.h5").replace(run / "ckpt.weights.h5")
     (run / "optimizer.tmp.npz").replace(run / "optimizer.npz")
     (run / "state.json").write_text(json.dumps({"step": step}))
+
+
+def learning_rate(config: TrainConfig):
+    """Adam's learning rate: a float, or a schedule of the optimiser's step count (restored on resume)."""
+    if config.schedule == "constant":
+        return config.lr
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.lr, config.iters)
+    raise ValueError(f"unknown learning-rate schedule {config.schedule!r} (constant or cosine)")
 
 
 def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> Path:
@@ -149,7 +201,7 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         freeze_low_blocks(nets.full)
     trainer = DeepSupervision(nets.full)
     # jit under JAX (unjitted it runs op by op); TensorFlow trains in plain graph mode.
-    trainer.compile(optimizer=keras.optimizers.Adam(config.lr), jit_compile=keras.backend.backend() == "jax")
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate(config)), jit_compile=keras.backend.backend() == "jax")
     step = 0
     if resume and (run / "state.json").exists():
         step = json.loads((run / "state.json").read_text())["step"]
@@ -158,6 +210,7 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         stored = np.load(run / "optimizer.npz")
         for var, key in zip(trainer.optimizer.variables, stored.files):
             var.assign(stored[key])
+        trim_log(run, step)
     (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
     if step < config.iters:
         data = DavisBatches(config, step)

@@ -23,12 +23,19 @@ def main() -> None:
     parser.add_argument("--train-low-blocks", action="store_true", help="also train conv1-conv3 (frozen by default)")
     parser.add_argument("--load-threads", type=int, default=TrainConfig.load_threads,
                         help="threads decoding and augmenting a batch")
+    parser.add_argument("--stills", help="folder of still photos with masks to mix in (DUTS-TR layout: list.txt, "
+                        "Images/, Masks/), e.g. ../shared/duts-tr")
+    parser.add_argument("--still-fraction", type=float, default=TrainConfig.still_fraction,
+                        help="share of each batch that is stills (with --stills)")
+    parser.add_argument("--schedule", choices=("constant", "cosine"), default=TrainConfig.schedule,
+                        help="learning rate over the run: constant, or cosine decay from --lr to 0 at --iters")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
     config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
                          batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
-                         init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads)
+                         init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads,
+                         stills=args.stills, still_fraction=args.still_fraction, schedule=args.schedule)
     print(train_parent(config, args.out, resume=args.resume))
 
 

@@ -43,3 +43,26 @@ def tiny_davis(tmp_path_factory, davis):
     (root / "ImageSets").mkdir()
     (root / "ImageSets" / "train.txt").write_text("\n".join(TINY_SEQUENCES) + "\n")
     return root
+
+
+@pytest.fixture(scope="module")
+def tiny_stills(tmp_path_factory):
+    """3 synthetic stills in the DUTS-TR layout (list.txt, Images/*.jpg, Masks/*.png): a bright ellipse on noise,
+    sizes smaller than the training crops of the tests, as DUTS photos are smaller than DAVIS frames."""
+    import numpy as np
+
+    root = tmp_path_factory.mktemp("stills")
+    (root / "Images").mkdir()
+    (root / "Masks").mkdir()
+    rng = np.random.default_rng(0)
+    names = []
+    for k, (height, width) in enumerate([(30, 40), (40, 30), (36, 36)]):
+        mask = np.zeros((height, width), np.uint8)
+        cv2.ellipse(mask, (width // 2, height // 2), (width // 4, height // 3), 15 * k, 0, 360, 255, -1)
+        image = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+        image[mask > 0] = 220
+        names.append(f"still{k}")
+        cv2.imwrite(str(root / "Images" / f"still{k}.jpg"), image)
+        cv2.imwrite(str(root / "Masks" / f"still{k}.png"), mask)
+    (root / "list.txt").write_text("\n".join(names) + "\n")
+    return root

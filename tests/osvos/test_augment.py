@@ -1,10 +1,11 @@
 """augment: flip, scale and crop applied identically to image and mask."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
-from osvos.augment import SCALES, augment, random_crop, rescale
+from osvos.augment import SCALES, augment, augment_still, colour_jitter, cover_transform, random_crop, rescale
 
 
 def block_mask(rng, height=60, width=80, block=10) -> np.ndarray:
@@ -114,3 +115,83 @@ def test_rescale_sizes_and_interpolation():
     assert small_mask.dtype == bool and small_mask.sum() == 5 * 10
     same_image, same_mask = rescale(image, mask, 1.0)
     assert same_image is image and same_mask is mask
+
+
+def test_cover_transform_keeps_the_turned_crop_inside_the_image():
+    """Every corner of the crop, mapped back into the image, lies inside it, whatever the angle, zoom and place."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        shape = (int(rng.integers(60, 400)), int(rng.integers(60, 400)))
+        size = (int(rng.integers(16, 240)), int(rng.integers(16, 432)))
+        turn = cover_transform(shape, size, rng.uniform(-30, 30), rng.uniform(1.0, 1.6), tuple(rng.random(2)))
+        back = cv2.invertAffineTransform(turn)
+        corners = np.array([[0, 0, 1], [size[1], 0, 1], [0, size[0], 1], [size[1], size[0], 1]], float)
+        x, y = (back @ corners.T)
+        assert x.min() >= -1e-6 and x.max() <= shape[1] + 1e-6
+        assert y.min() >= -1e-6 and y.max() <= shape[0] + 1e-6
+
+
+def test_cover_transform_by_hand():
+    """No turn, zoom 1: a 100×200 image into a 50×50 crop needs scale 0.5 (height binds); place (0, 0) puts the
+    crop's top-left at the image's, place (1, 1) its right edge at x = 200 · 0.5 = 100 → shift −50 in x."""
+    turn = cover_transform((100, 200), (50, 50), 0.0, 1.0, (0.0, 0.0))
+    assert np.allclose(turn, [[0.5, 0, 0], [0, 0.5, 0]])
+    assert np.allclose(cover_transform((100, 200), (50, 50), 0.0, 1.0, (1.0, 1.0)), [[0.5, 0, -50], [0, 0.5, 0]])
+    assert np.allclose(cover_transform((100, 200), (50, 50), 0.0, 2.0, (0.0, 0.0))[:, :2], [[1, 0], [0, 1]])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_still_augmentation_moves_image_and_mask_together(seed):
+    """Channel 0 marks the mask: after the turn, zoom and shift (no jitter) they still agree away from edges,
+    and the crop is filled from the image (never padded): a small still comes out at the full crop size."""
+    rng = np.random.default_rng(50 + seed)
+    mask = block_mask(rng, 60, 80, 20)
+    image = marked_image(mask, rng)
+    out_image, out_mask = augment_still(image, mask, (64, 96), np.random.default_rng(seed), jitter=False)
+    assert out_image.shape == (64, 96, 3) and out_mask.shape == (64, 96) and out_mask.dtype == bool
+    edges = cv2.dilate(cv2.Canny(out_mask.astype(np.uint8) * 255, 1, 1), np.ones((5, 5), np.uint8)) > 0
+    agree = (out_image[..., 0] > 127) == out_mask
+    assert agree[~edges].mean() > 0.99
+
+
+def test_still_augmentation_turns_within_the_range():
+    """A horizontal bar turned by up to ±30°: its slope in the crop stays within ±30°, and both signs occur."""
+    image = np.zeros((200, 200, 3), np.uint8)
+    mask = np.zeros((200, 200), bool)
+    mask[95:105, 20:180] = True
+    angles = []
+    for seed in range(40):
+        _, out = augment_still(image, mask, (200, 200), np.random.default_rng(seed), zoom=(1.0, 1.0), jitter=False)
+        ys, xs = np.nonzero(out)
+        if len(xs) < 50:
+            continue
+        slope = np.polyfit(xs, ys, 1)[0]
+        angles.append(np.degrees(np.arctan(slope)))
+    assert len(angles) > 20
+    assert max(abs(a) for a in angles) <= 31 and min(angles) < -5 < 5 < max(angles)
+
+
+def test_still_crops_that_miss_the_object_are_drawn_again(monkeypatch):
+    """A small object in a corner: with redraws, more crops contain it than with one draw per crop."""
+    import osvos.augment
+
+    image = np.zeros((300, 400, 3), np.uint8)
+    mask = np.zeros((300, 400), bool)
+    mask[10:60, 10:60] = True
+
+    def hits():
+        return sum(augment_still(image, mask, (64, 96), np.random.default_rng(s), jitter=False)[1].any()
+                   for s in range(60))
+
+    redrawn = hits()
+    monkeypatch.setattr(osvos.augment, "PLACEMENT_TRIES", 1)
+    assert redrawn > hits() + 10
+
+
+def test_colour_jitter_changes_colours_within_bounds():
+    image = np.full((8, 8, 3), 128, np.uint8)
+    outs = [colour_jitter(image, np.random.default_rng(s)).astype(int) for s in range(20)]
+    assert all(o.dtype == np.int64 and o.min() >= 0 and o.max() <= 255 for o in outs)
+    means = [o.mean() for o in outs]
+    assert max(means) - min(means) > 10                       # brightness and gain vary
+    assert all(abs(m - 128) <= 128 * 0.1 + 26 for m in means)  # gain ≤ 10 %, brightness ≤ 25

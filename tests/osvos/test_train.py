@@ -10,7 +10,8 @@ import h5py
 import numpy as np
 import pytest
 
-from osvos.train import DavisBatches, TrainConfig, train_parent
+from osvos.stills import load_stills
+from osvos.train import DavisBatches, TrainConfig, learning_rate, train_parent
 
 
 def config(davis, iters=4, **changes) -> TrainConfig:
@@ -174,3 +175,74 @@ def test_iters_not_a_multiple_of_checkpoint_every(tiny_davis, tmp_path):
         return
     assert (run / "state.json").exists(), "no step was trained"
     assert json.loads((run / "state.json").read_text())["step"] == 1
+
+
+def test_batches_mix_stills_into_the_first_slots(tiny_davis, tiny_stills):
+    """Half of a batch of 4 are stills: slots 0-1 come from the stills (synthetic: a bright ellipse whose mask
+    agrees with the image), slots 2-3 from DAVIS; a batch stays a function of (seed, step), whatever the threads."""
+    cfg = config(tiny_davis, batch=4, stills=str(tiny_stills), still_fraction=0.5)
+    assert cfg.still_slots() == 2
+    data = DavisBatches(cfg, 0)
+    assert len(data.stills) == 3
+    images, labels = data[1]
+    assert images.shape == (4, 32, 48, 3) and labels.shape == (4, 32, 48, 1)
+    rgb = images[..., ::-1] + np.array([122.67892, 116.66877, 104.00699], np.float32)   # undo preprocess
+    for slot in (0, 1):
+        bright = rgb[slot].mean(axis=-1) > 150
+        assert labels[slot, ..., 0].any() and (bright == (labels[slot, ..., 0] > 0)).mean() > 0.9
+    threaded = DavisBatches(dataclasses.replace(cfg, load_threads=4), 0)
+    assert all(np.array_equal(x, y) for x, y in zip(threaded[1], data[1]))
+    davis_only = DavisBatches(config(tiny_davis, batch=2), 0)
+    assert not np.array_equal(davis_only[1][0], images[2:])     # DAVIS picks come from the same stream, but
+    assert DavisBatches(dataclasses.replace(cfg, seed=3), 0)[1][0].shape == images.shape   # fewer of them
+
+
+def test_no_stills_or_fraction_zero_is_the_davis_only_batch(tiny_davis, tiny_stills):
+    plain = DavisBatches(config(tiny_davis, batch=3), 0)
+    zero = DavisBatches(config(tiny_davis, batch=3, stills=str(tiny_stills), still_fraction=0.0), 0)
+    assert all(np.array_equal(x, y) for x, y in zip(plain[2], zero[2]))
+    with pytest.raises(ValueError, match="still_fraction"):
+        config(tiny_davis, stills=str(tiny_stills), still_fraction=1.5).still_slots()
+    assert config(tiny_davis, batch=4, stills=str(tiny_stills), still_fraction=0.3).still_slots() == 1
+    assert config(tiny_davis, batch=4, stills=str(tiny_stills), still_fraction=1.0).still_slots() == 4
+
+
+def test_load_stills_refuses_a_broken_folder(tiny_stills, tmp_path):
+    assert [p.name for p, _ in load_stills(tiny_stills)] == ["still0.jpg", "still1.jpg", "still2.jpg"]
+    with pytest.raises(FileNotFoundError, match="list.txt"):
+        load_stills(tmp_path)
+    shutil.copytree(tiny_stills, tmp_path / "broken")
+    (tmp_path / "broken" / "Masks" / "still1.png").unlink()
+    with pytest.raises(FileNotFoundError, match="still1"):
+        load_stills(tmp_path / "broken")
+
+
+def test_cosine_schedule_by_hand(tiny_davis):
+    assert learning_rate(config(tiny_davis, lr=1e-4)) == 1e-4
+    cosine = learning_rate(config(tiny_davis, lr=1e-4, iters=100, schedule="cosine"))
+    assert [round(float(cosine(step)) * 1e5, 4) for step in (0, 50, 100)] == [10.0, 5.0, 0.0]
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(config(tiny_davis, schedule="linear"))
+
+
+def test_resume_with_stills_and_cosine_is_exact(tiny_davis, tiny_stills, tmp_path, monkeypatch):
+    """A run killed after its first checkpoint and resumed ends as the straight run: the cosine schedule follows
+    the optimiser's step count, which the checkpoint restores."""
+    import osvos.train
+
+    cfg = config(tiny_davis, batch=2, stills=str(tiny_stills), schedule="cosine")
+    seeded_train(0, cfg, tmp_path / "straight")
+    save = osvos.train.save_checkpoint
+
+    def save_then_die(run, trainer, step):
+        save(run, trainer, step)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(osvos.train, "save_checkpoint", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        seeded_train(0, cfg, tmp_path / "resumed")
+    monkeypatch.setattr(osvos.train, "save_checkpoint", save)
+    seeded_train(999, cfg, tmp_path / "resumed", resume=True)
+    assert [r["loss"] for r in log_rows(tmp_path / "resumed")] == [r["loss"] for r in log_rows(tmp_path / "straight")]
+    a, b = datasets(tmp_path / "straight" / "ckpt.weights.h5"), datasets(tmp_path / "resumed" / "ckpt.weights.h5")
+    assert all(np.allclose(a[k], b[k], atol=1e-5) for k in a)
