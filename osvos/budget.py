@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-DEFAULT_BUDGET = 60.0
-"""Seconds of online fine-tuning by default."""
+DEFAULT_STEPS = 125
+"""Fine-tuning steps by default: a count, not seconds, so the same video and mask give the same masks on any
+machine and under any load (models/README.md has how the count was chosen)."""
 DEFAULT_WORK_SIZE = 512
 """Longest side the network runs at by default (480×854 video → 288×512); 0 or None = full resolution.
 Smaller frames buy more fine-tuning steps in a budget and a cheaper segmentation, with a higher J on the
@@ -24,35 +25,36 @@ FINETUNE_SCALES = (1.5, 1.25, 1.0, 0.75, 0.5)
 shrink later in the video."""
 FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
-FINETUNE_PACE = 125 / 60
-"""Most fine-tuning steps per second of a budget given in seconds: the default 60 s buys at most 125 steps,
-the count the recipe was tuned at (on a machine that fits more in 60 s, more steps at the same learning rate
-overfit the first frame: models/README.md). A faster machine finishes early instead."""
 
 
 @dataclass(frozen=True)
 class Budget:
-    """Stop after ``seconds`` of training or after ``iterations`` steps, whichever is set (both: first hit)."""
+    """Stop after ``iterations`` steps or after ``seconds`` of training, whichever is set (both: first hit).
+
+    Seconds depend on the machine and its load; steps do not. The clock starts once the training views are
+    cached and the first step (which compiles) is done."""
 
     seconds: float | None = None
     iterations: int | None = None
+
+    def __post_init__(self):
+        if self.seconds is None and self.iterations is None:
+            raise ValueError("a budget needs seconds, iterations or both")
+        if self.iterations is not None and (isinstance(self.iterations, bool) or not isinstance(self.iterations, int)
+                                            or self.iterations < 1):
+            raise ValueError(f"iterations must be a positive whole number: {self.iterations!r}")
+        if self.seconds is not None and (isinstance(self.seconds, bool) or not isinstance(self.seconds, (int, float))
+                                         or not self.seconds > 0 or not math.isfinite(self.seconds)):
+            raise ValueError(f"seconds must be a positive number: {self.seconds!r}")
 
     @classmethod
     def of(cls, value: "Budget | float | int") -> "Budget":
         """A float is seconds, an int iterations."""
         if isinstance(value, Budget):
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValueError(f"budget must be a positive number of seconds (float) or iterations (int): {value!r}")
         return cls(iterations=value) if isinstance(value, int) else cls(seconds=float(value))
-
-    def at_pace(self, steps_per_second: float) -> "Budget":
-        """A seconds-only budget also capped at ``steps_per_second`` × its seconds steps, rounded up (after
-        rounding to 1e-6, so that 125/60 a second for 60 s is 125, not 126) and at least one; a budget that
-        sets iterations, or a pace of 0, is returned unchanged."""
-        if not steps_per_second or self.iterations is not None or self.seconds is None:
-            return self
-        return Budget(seconds=self.seconds, iterations=max(1, math.ceil(round(steps_per_second * self.seconds, 6))))
 
     def fraction(self, elapsed: float, steps: int) -> float:
         """How much of the budget is used, in [0, 1]."""
@@ -62,3 +64,7 @@ class Budget:
         if self.iterations is not None:
             parts.append(steps / self.iterations)
         return min(1.0, max(parts))
+
+
+DEFAULT_BUDGET = Budget(iterations=DEFAULT_STEPS)
+"""The default budget: ``DEFAULT_STEPS`` steps, no time cap."""

@@ -8,7 +8,22 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_PACE
+from .budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE, Budget
+
+
+def _annotation(text: str) -> tuple[int, str]:
+    """``INDEX:PATH`` → (INDEX, PATH); a bare path is frame 0 (argparse reports a ValueError as a usage error)."""
+    index, sep, path = text.partition(":")
+    if sep and index.strip().isdigit():
+        return int(index), path
+    return 0, text
+
+
+def _budget(args: argparse.Namespace) -> Budget | None:
+    """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``."""
+    if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
+        raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
+    return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -18,6 +33,7 @@ def _segment(args: argparse.Namespace) -> int:
     from .video import VideoError, probe_video, read_frames
 
     try:
+        budget = _budget(args)
         if args.video:
             info = probe_video(args.video)
             names = [f"{i:05d}" for i in range(info.frames)]
@@ -29,21 +45,28 @@ def _segment(args: argparse.Namespace) -> int:
             first = read_rgb(paths[0])
             names = [p.stem for p in paths]
             size, frames = (first.shape[1], first.shape[0]), lambda: (read_rgb(p) for p in paths)
-        mask = load_mask(args.mask, size)
+        annotations = {}
+        for index, path in args.mask:
+            if index >= len(names):
+                raise ValueError(f"--mask {index}:{path}: the video has frames 0 to {len(names) - 1}")
+            if index in annotations:
+                raise ValueError(f"frame {index} is annotated twice")
+            annotations[index] = load_mask(path, size)
         started = time.perf_counter()
         model = OSVOS.load(args.weights, work_size=args.work_size)
-    except (VideoError, MaskError, FileNotFoundError) as exc:
+    except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    first = next(iter(frames()))
-    if args.budget > 0:
+    if budget is not None:
+        annotated = {i: frame for i, frame in enumerate(frames()) if i in annotations}
         with tqdm(total=1.0, desc="fine-tune", bar_format="{l_bar}{bar}| {n:.0%} [{elapsed}<{remaining}]") as bar:
-            model.finetune(first, mask, args.budget, progress=lambda fraction, _eta: bar.update(fraction - bar.n))
+            model.finetune([annotated[i] for i in sorted(annotations)], [annotations[i] for i in sorted(annotations)],
+                           budget, progress=lambda fraction, _eta: bar.update(fraction - bar.n))
     count = 0
-    for name, predicted in tqdm(zip(names, model.segment(frames(), snap=args.snap)), total=len(names),
-                                desc="segment", unit="frame"):
+    masks = model.segment(frames(), snap=args.snap, annotations=annotations)
+    for name, predicted in tqdm(zip(names, masks), total=len(names), desc="segment", unit="frame"):
         save_mask(predicted, out / f"{name}.png")
         count += 1
     tuned = model.last_finetune
@@ -65,8 +88,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not args.out:
             print("error: --davis needs --out", file=sys.stderr)
             return 2
+        try:
+            budget = _budget(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
-                         weights=args.weights, budget=args.budget, snap=args.snap, work_size=args.work_size)
+                         weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -84,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     source = seg.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", help="a video file (any common codec)")
     source.add_argument("--frames", help="a folder of frames (.jpg/.png, sorted by name)")
-    seg.add_argument("--mask", required=True, help="first-frame mask image")
+    seg.add_argument("--mask", required=True, action="append", type=_annotation, metavar="[INDEX:]PATH",
+                     help="mask image of frame INDEX (a bare path: frame 0); give it again for more annotated "
+                          "frames, which fine-tuning shares its steps between and which come out as given")
     seg.add_argument("--out", required=True, help="output folder for 0/255 PNG masks")
     _model_options(seg)
     seg.set_defaults(run=_segment)
@@ -105,9 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
 def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights",
                         help="parent weights (default: $OSVOS_WEIGHTS, else models/osvos_parent.weights.h5)")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET,
-                        help=f"fine-tune seconds, at most {FINETUNE_PACE:.3g} steps a second: a fast machine finishes "
-                             f"sooner (default {DEFAULT_BUDGET:g}; 0 = parent only)")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
+                        help=f"fine-tuning steps (default {DEFAULT_STEPS}; 0 = parent only): the same input gives the "
+                             "same masks on any machine")
+    parser.add_argument("--max-seconds", type=float,
+                        help="also stop fine-tuning after this many seconds (the result then depends on the machine)")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
                         help="snap masks to contour superpixels")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,

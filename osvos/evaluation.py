@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE
+from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, Budget
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
@@ -55,7 +55,7 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
     return pd.DataFrame(rows).set_index("sequence")[COLUMNS]
 
 
-def _predict(method: str, weights: str | None, budget: float, snap: bool, work_size: int | None
+def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
@@ -66,7 +66,7 @@ def _predict(method: str, weights: str | None, budget: float, snap: bool, work_s
     model = OSVOS.load(weights, work_size=work_size)
 
     def run(paths: list[Path], mask: np.ndarray):
-        if budget > 0:
+        if budget is not None:
             model.finetune(read_rgb(paths[0]), mask, budget)
         else:
             model.reset()
@@ -82,9 +82,10 @@ def _jft(j: float, f: float, t: float) -> str:
 
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
-               budget: float = DEFAULT_BUDGET, snap: bool = False, work_size: int | None = DEFAULT_WORK_SIZE,
+               budget: Budget | None = DEFAULT_BUDGET, snap: bool = False, work_size: int | None = DEFAULT_WORK_SIZE,
                sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
-    """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them."""
+    """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
+    (``budget`` None: the parent network without fine-tuning)."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
     predict = _predict(method, weights, budget, snap, work_size)
@@ -111,7 +112,7 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
 
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
-             budget: float = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE,
+             budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE,
              sequences: Sequence[str] | None = None,
              thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:

@@ -5,7 +5,7 @@ import hashlib
 import queue
 import threading
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
@@ -129,20 +129,27 @@ class OSVOS:
         self.last_finetune = {}
         return self
 
-    def finetune(self, frame: np.ndarray, mask: np.ndarray, budget: Budget | float | int = DEFAULT_BUDGET, *,
-                 progress: Progress | None = None, cancel: Cancel | None = None) -> "OSVOS":
-        """Fine-tune on the first frame (RGB uint8) and its boolean mask, starting from the parent weights.
+    def finetune(self, frame: np.ndarray | Sequence[np.ndarray], mask: np.ndarray | Sequence[np.ndarray],
+                 budget: Budget | float | int = DEFAULT_BUDGET, *, progress: Progress | None = None,
+                 cancel: Cancel | None = None) -> "OSVOS":
+        """Fine-tune on an annotated frame (RGB uint8) and its boolean mask, or on lists of several, starting from
+        the parent weights; the steps take turns between the annotated frames.
 
-        ``budget``: seconds (float; capped at the recipe's ``pace`` of steps per second), iterations (int)
-        or a ``Budget``. ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True
+        ``budget``: iterations (int; the default is ``DEFAULT_STEPS``), seconds (float: as many steps as fit, so
+        the result depends on the machine) or a ``Budget`` with both. ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True
         raises ``Cancelled``. Returns self.
         """
-        if frame.shape[:2] != mask.shape:
-            raise ValueError(f"mask {mask.shape} and frame {frame.shape[:2]} differ in size")
+        frames = [frame] if isinstance(frame, np.ndarray) else list(frame)
+        masks = [mask] if isinstance(mask, np.ndarray) else list(mask)
+        if len(frames) != len(masks) or not frames:
+            raise ValueError(f"{len(frames)} frames and {len(masks)} masks: give one mask per annotated frame")
+        for one, label in zip(frames, masks):
+            if one.shape[:2] != label.shape:
+                raise ValueError(f"mask {label.shape} and frame {one.shape[:2]} differ in size")
         self.reset()
-        image = preprocess(self._to_work(frame))
-        label = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
-        self.last_finetune = finetune(self.nets, image, label, Budget.of(budget), self.recipe, progress, cancel)
+        examples = [(self._to_work(one), self._to_work(label.astype(np.uint8), cv2.INTER_NEAREST).astype(bool))
+                    for one, label in zip(frames, masks)]
+        self.last_finetune = finetune(self.nets, examples, Budget.of(budget), self.recipe, progress, cancel)
         return self
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
@@ -224,12 +231,15 @@ class OSVOS:
 
     def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = DEFAULT_THRESHOLD,
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
-                batch: int = SEGMENT_BATCH) -> Iterator[np.ndarray]:
+                batch: int = SEGMENT_BATCH, annotations: Mapping[int, np.ndarray] | None = None
+                ) -> Iterator[np.ndarray]:
         """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and
         run through the network ``batch`` at a time (consecutive frames of one size).
 
-        ``snap`` aligns the mask to contour superpixels (>50 % rule); ``progress(n)`` gets the count done.
+        ``snap`` aligns the mask to contour superpixels (>50 % rule); ``progress(n)`` gets the count done;
+        ``annotations`` maps frame positions to masks that come out exactly as given (the annotated frames).
         """
+        annotations = annotations or {}
         count = 0
         for group in _same_size_groups(_prefetch(frames), 1 if snap else batch):
             if cancel is not None and cancel():
@@ -240,7 +250,8 @@ class OSVOS:
             else:
                 masks = [prob > threshold for prob in self._batch_probabilities(group)]
             for mask in masks:
+                given = annotations.get(count)
                 count += 1
                 if progress is not None:
                     progress(count)
-                yield mask
+                yield mask if given is None else np.asarray(given, dtype=bool)

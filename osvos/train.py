@@ -48,6 +48,9 @@ class TrainConfig:
     """A folder of still photos with masks (DUTS-TR layout, ``osvos.stills``) mixed into every batch."""
     still_fraction: float = 0.5
     """Share of each batch's slots that are stills (rounded to whole slots; the first slots of the batch)."""
+    side_weights: tuple[float, float, float] = SIDE_WEIGHTS
+    """Side-output loss weight in each third of the run; (0, 0, 0) trains the fused output only, as a run that
+    continues a trained parent may (its side heads were left behind in its own last third)."""
     schedule: str = "constant"
     """Learning rate over the run: ``constant``, or ``cosine`` (from ``lr`` down to 0 at ``iters``)."""
 
@@ -132,7 +135,7 @@ class _Checkpointer(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         stage = min(2, self.step * 3 // self.config.iters)
-        self.trainer.side_weight.assign(SIDE_WEIGHTS[stage])
+        self.trainer.side_weight.assign(self.config.side_weights[stage])
 
     def on_train_batch_end(self, batch, logs=None):
         self.losses.append(float(logs["loss"]))

@@ -29,13 +29,19 @@ def main() -> None:
                         help="share of each batch that is stills (with --stills)")
     parser.add_argument("--schedule", choices=("constant", "cosine"), default=TrainConfig.schedule,
                         help="learning rate over the run: constant, or cosine decay from --lr to 0 at --iters")
+    parser.add_argument("--side-weights", default=",".join(f"{w:g}" for w in TrainConfig.side_weights),
+                        help="side-output loss weight in each third of the run (0,0,0: the fused output only)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
+    side_weights = tuple(float(v) for v in args.side_weights.split(","))
+    if len(side_weights) != 3:
+        parser.error("--side-weights takes three numbers, one per third of the run")
     config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
                          batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
                          init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads,
-                         stills=args.stills, still_fraction=args.still_fraction, schedule=args.schedule)
+                         stills=args.stills, still_fraction=args.still_fraction, schedule=args.schedule,
+                         side_weights=side_weights)
     print(train_parent(config, args.out, resume=args.resume))
 
 

@@ -20,10 +20,24 @@ def test_budget_float_is_seconds_int_is_iterations():
     assert Budget.of(budget) is budget
 
 
-@pytest.mark.parametrize("value", [0, -1, 0.0, -2.5, "x", "3", None, True, False])
+def test_default_budget_is_a_step_count():
+    from osvos.budget import DEFAULT_BUDGET, DEFAULT_STEPS
+
+    assert DEFAULT_BUDGET == Budget(iterations=DEFAULT_STEPS) and DEFAULT_BUDGET.seconds is None
+
+
+@pytest.mark.parametrize("value", [0, -1, 0.0, -2.5, "x", "3", None, True, False, float("nan"), float("inf")])
 def test_budget_rejects_non_positive_and_non_numbers(value):
+    """NaN is not a positive number; accepted, it would make fraction() 1.0 at once: 0 steps, silently."""
     with pytest.raises(ValueError):
         Budget.of(value)
+
+
+@pytest.mark.parametrize("fields", [{}, {"iterations": 0}, {"iterations": 2.5}, {"seconds": -1.0},
+                                    {"iterations": 3, "seconds": 0.0}])
+def test_budget_fields_are_checked(fields):
+    with pytest.raises(ValueError):
+        Budget(**fields)
 
 
 def test_budget_fraction():
@@ -33,21 +47,15 @@ def test_budget_fraction():
     assert Budget(iterations=4).fraction(0.0, 9) == 1.0                    # capped
 
 
-def test_budget_at_pace_caps_seconds_only():
-    """60 s at 125/60 steps per second: at most 125 steps; a fraction of a step rounds up, never below one; an
-    iteration budget or a pace of 0 is left alone."""
-    assert Budget(seconds=60.0).at_pace(125 / 60) == Budget(seconds=60.0, iterations=125)
-    assert Budget(seconds=2.5).at_pace(2.0) == Budget(seconds=2.5, iterations=5)
-    assert Budget(seconds=0.1).at_pace(2.0) == Budget(seconds=0.1, iterations=1)
-    assert Budget(seconds=1.2).at_pace(2.0).iterations == 3                  # 2.4 → 3
-    assert Budget(iterations=500).at_pace(2.0) == Budget(iterations=500)
-    assert Budget(seconds=60.0).at_pace(0) == Budget(seconds=60.0)
+def test_eta_by_hand():
+    """Steps after the first at 0.5 s each (2 s for 4 of them): 10 steps left → 5 s, unless the seconds left bind."""
+    from osvos.finetune import _eta
 
-
-def test_budget_rejects_nan():
-    """NaN is not a positive number; accepted, it makes fraction() 1.0 at once: 0 steps, silently."""
-    with pytest.raises(ValueError):
-        Budget.of(float("nan"))
+    assert _eta(Budget(iterations=15), 2.0, 5, 5 / 15) == pytest.approx(5.0)
+    assert _eta(Budget(iterations=15, seconds=4.0), 2.0, 5, 0.5) == pytest.approx(2.0)
+    assert _eta(Budget(seconds=4.0), 1.0, 3, 0.25) == pytest.approx(3.0)
+    assert _eta(Budget(iterations=15), 0.0, 1, 1 / 15) is None              # the first step compiled: unknown
+    assert _eta(Budget(iterations=15), 9.0, 15, 1.0) == 0.0
 
 
 def test_public_names():
@@ -66,37 +74,72 @@ def test_iteration_budget_and_progress(model, square):
     assert returned is model
     assert model.last_finetune["steps"] == 3
     assert np.isfinite(model.last_finetune["loss"]) and model.last_finetune["seconds"] > 0
+    assert 0 < model.last_finetune["prepare_seconds"] < model.last_finetune["seconds"]
     fractions = [fraction for fraction, _ in calls]
     assert fractions == pytest.approx([0.0, 1 / 3, 2 / 3, 1.0])
-    assert all(a <= b for a, b in zip(fractions, fractions[1:]))
-    assert fractions[-1] == 1.0
-    assert calls[0][1] is None and all(eta is not None and eta >= 0 for _, eta in calls[1:])
-    assert calls[-1][1] == pytest.approx(0.0)
+    assert [eta is None for _, eta in calls] == [True, True, False, False]   # known from the second step on
+    assert calls[2][1] >= 0 and calls[-1][1] == 0.0
 
 
-def test_seconds_budget_stops_and_reports_full_progress(square):
-    """With no pace the whole budget is used."""
-    from osvos.finetune import FinetuneRecipe
+def test_seconds_cap_stops_before_the_steps(square):
+    """A budget of many steps capped at 0.5 s stops on the clock, with progress ending at 1; the clock starts
+    after the first step, so at least two steps are trained."""
     frame, mask = square
-    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(pace=0))
+    model = osvos.OSVOS.load(work_size=64)
     fractions = []
-    model.finetune(frame, mask, 0.5, progress=lambda fraction, eta: fractions.append(fraction))
-    assert model.last_finetune["steps"] >= 1
-    assert model.last_finetune["seconds"] >= 0.5
+    model.finetune(frame, mask, Budget(iterations=100_000, seconds=0.5),
+                   progress=lambda fraction, eta: fractions.append(fraction))
+    tuned = model.last_finetune
+    assert 2 <= tuned["steps"] < 100_000
+    assert tuned["seconds"] - tuned["prepare_seconds"] >= 0.5
     assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
 
 
-def test_pace_ends_a_seconds_budget_early(square):
-    """At 4 steps per second a 30 s budget is 120 steps; a 64-px frame takes milliseconds a step, so fine-tuning
-    stops at 120 steps long before 30 s, with progress at 1; the default recipe's pace gives 125 steps per 60 s."""
-    from osvos.finetune import FinetuneRecipe
+def test_same_inputs_give_identical_masks(square):
+    """The default budget is steps: two fine-tunings of fresh models on the same inputs give byte-identical
+    masks (the content-addressed job cache relies on it)."""
     frame, mask = square
-    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(pace=4.0))
-    fractions = []
-    model.finetune(frame, mask, 30.0, progress=lambda fraction, eta: fractions.append(fraction))
-    assert model.last_finetune["steps"] == 120 and model.last_finetune["seconds"] < 30
-    assert fractions[-1] == 1.0 and all(a <= b for a, b in zip(fractions, fractions[1:]))
-    assert Budget.of(60.0).at_pace(FinetuneRecipe().pace).iterations == 125
+    runs = []
+    for _ in range(2):
+        model = osvos.OSVOS.load(work_size=64)
+        model.finetune(frame, mask, 5)
+        runs.append((model.nets.full.get_weights(), next(model.segment([frame]))))
+    assert all(np.array_equal(a, b) for a, b in zip(runs[0][0], runs[1][0]))
+    assert runs[0][1].tobytes() == runs[1][1].tobytes()
+
+
+def test_several_annotated_frames_take_turns(model, square, monkeypatch):
+    """Two annotated frames (objects of 672 and 96 pixels), 5 steps on whole views: steps 0, 2, 4 train on the
+    first, 1 and 3 on the second."""
+    import osvos.finetune
+
+    frame, mask = square
+    small = np.zeros_like(mask)
+    small[4:12, 4:16] = True
+    second = np.where(small[..., None], 230, 20).astype(np.uint8)
+    seen = []
+    window = osvos.finetune._window
+    monkeypatch.setattr(osvos.finetune, "_window", lambda view, crop, rng: seen.append(int(view[2].sum())) or
+                        window(view, crop, rng))
+    monkeypatch.setattr(model, "recipe", osvos.finetune.FinetuneRecipe(scales=(1.0,), crop=0.0))
+    model.finetune([frame, second], [mask, small], 5)
+    assert model.last_finetune["steps"] == 5
+    assert int(mask.sum()) == 672 and seen == [672, 96, 672, 96, 672]
+    with pytest.raises(ValueError, match="one mask per annotated frame"):
+        model.finetune([frame, frame], [mask], 3)
+    with pytest.raises(ValueError, match="differ in size"):
+        model.finetune([frame, frame], [mask, mask[:-1]], 3)
+
+
+def test_annotated_frames_come_out_as_given(model, square):
+    frame, mask = square
+    model.finetune(frame, mask, 2)
+    drawn = np.zeros_like(mask)
+    drawn[3:9, 5:30] = True
+    masks = list(model.segment([frame] * 6, batch=4, annotations={0: mask, 4: drawn}))
+    plain = list(model.segment([frame] * 6, batch=4))
+    assert np.array_equal(masks[0], mask) and np.array_equal(masks[4], drawn)
+    assert all(np.array_equal(masks[i], plain[i]) for i in (1, 2, 3, 5))
 
 
 @pytest.mark.parametrize("smoothed,expected", [
@@ -319,3 +362,77 @@ def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, sq
     assert np.allclose(views["contours"], other.contours(frame), atol=1e-6)
     assert np.allclose(views["contours"], shared, atol=2e-2)
     assert not np.allclose(parent, model.probabilities(frame), atol=1e-3)
+
+
+# --- the optimiser options of FinetuneRecipe -----------------------------------------------------------------
+
+def _two_layer_model():
+    import keras
+
+    inputs = keras.Input((3,))
+    hidden = keras.layers.Dense(2, name="hidden")(inputs)
+    return keras.Model(inputs, keras.layers.Dense(1, name="fuse")(hidden))
+
+
+def _one_update(recipe, gradient=1.0, shift=0.0):
+    """Each variable's change after one step of the recipe's optimiser with every gradient = ``gradient``, after
+    moving every weight ``shift`` away from its anchor (the value it had when the optimiser was made)."""
+    from osvos.finetune import make_optimizer
+
+    model = _two_layer_model()
+    optimizer = make_optimizer(recipe, model)
+    for variable in model.trainable_variables:
+        variable.assign(np.asarray(variable) + shift)
+    before = {v.path: np.asarray(v).copy() for v in model.trainable_variables}
+    optimizer.apply([np.full(v.shape, gradient, np.float32) for v in model.trainable_variables],
+                    model.trainable_variables)
+    return {v.path: np.asarray(v) - before[v.path] for v in model.trainable_variables}
+
+
+def test_sgd_learning_rate_multipliers_by_hand():
+    """SGD's first step is −lr × multiplier × gradient: kernels × 1, biases × 2, the fuse kernel × 0.01, the fuse
+    bias × 0.02 (both multipliers)."""
+    from osvos.finetune import FinetuneRecipe
+
+    delta = _one_update(FinetuneRecipe(optimizer="sgd", lr=0.1, bias_lr=2.0, fuse_lr=0.01))
+    assert np.allclose(delta["hidden/kernel"], -0.1) and np.allclose(delta["hidden/bias"], -0.2)
+    assert np.allclose(delta["fuse/kernel"], -0.001, rtol=1e-3) and np.allclose(delta["fuse/bias"], -0.002, rtol=1e-3)
+
+
+def test_l2sp_pulls_towards_the_parent_by_hand():
+    """No loss gradient, every weight 0.5 away from its parent value: SGD moves it by −lr × l2sp × 0.5."""
+    from osvos.finetune import FinetuneRecipe
+
+    delta = _one_update(FinetuneRecipe(optimizer="sgd", lr=0.1, l2sp=2.0), gradient=0.0, shift=0.5)
+    assert all(np.allclose(d, -0.1) for d in delta.values())
+    still = _one_update(FinetuneRecipe(optimizer="sgd", lr=0.1), gradient=0.0, shift=0.5)
+    assert all(np.allclose(d, 0.0) for d in still.values())
+
+
+def test_adam_step_is_scaled_too():
+    """Adam's first step is ±lr per weight whatever the gradient's size; the multipliers scale it."""
+    from osvos.finetune import FinetuneRecipe
+
+    delta = _one_update(FinetuneRecipe(optimizer="adam", lr=0.01, fuse_lr=0.5))
+    assert np.allclose(delta["hidden/kernel"], -0.01, rtol=1e-3) and np.allclose(delta["fuse/kernel"], -0.005, rtol=1e-3)
+
+
+def test_unknown_optimizer_is_refused():
+    from osvos.finetune import FinetuneRecipe, make_optimizer
+
+    with pytest.raises(ValueError, match="optimizer"):
+        make_optimizer(FinetuneRecipe(optimizer="rmsprop"), _two_layer_model())
+
+
+def test_finetuning_with_dreams_trains_on_them(square, monkeypatch):
+    """With dreams and dream_share 1, every step trains on a dreamed view, and the views are cached once."""
+    import osvos.finetune
+    from osvos.finetune import FinetuneRecipe
+
+    frame, mask = square
+    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(dreams=3, dream_share=1.0, scales=(1.0,)))
+    made = []
+    original = osvos.finetune.dream
+    monkeypatch.setattr(osvos.finetune, "dream", lambda *a, **k: made.append(1) or original(*a, **k))
+    model.finetune(frame, mask, 4)
+    assert len(made) == 3 and model.last_finetune["steps"] == 4 and np.isfinite(model.last_finetune["loss"])

@@ -227,11 +227,12 @@ def test_cosine_schedule_by_hand(tiny_davis):
 
 def test_resume_with_stills_and_cosine_is_exact(tiny_davis, tiny_stills, tmp_path, monkeypatch):
     """A run killed after its first checkpoint and resumed ends as the straight run: the cosine schedule follows
-    the optimiser's step count, which the checkpoint restores."""
+    the optimiser's step count, which the checkpoint restores. Side weights of our own per third are applied."""
     import osvos.train
 
-    cfg = config(tiny_davis, batch=2, stills=str(tiny_stills), schedule="cosine")
+    cfg = config(tiny_davis, batch=2, stills=str(tiny_stills), schedule="cosine", side_weights=(0.25, 0.0, 0.0))
     seeded_train(0, cfg, tmp_path / "straight")
+    assert [float(r["side_weight"]) for r in log_rows(tmp_path / "straight")] == [0.25, 0.0]
     save = osvos.train.save_checkpoint
 
     def save_then_die(run, trainer, step):
