@@ -14,6 +14,7 @@ from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMEN
 from .cancel import Cancel, Cancelled
 from .finetune import FinetuneRecipe, Progress, finetune
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
+from .precision import building_in, choose_precision
 from .weights import SHIPPED_WEIGHTS, default_weights
 
 __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
@@ -85,14 +86,18 @@ class OSVOS:
     """A parent network, fine-tunable on one annotated frame, that segments the rest of the video."""
 
     def __init__(self, weights: Path | None, *, work_size: int | None = None,
-                 recipe: FinetuneRecipe = FinetuneRecipe()):
-        self.nets = build_networks()
+                 recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32"):
+        self.precision = precision
+        with building_in(precision):
+            self.nets = build_networks()
         if weights is None:
             init_from_hed(self.nets.full)
             self.version = "hed-init-" + _digest(hed_weights_path())
         else:
             self.nets.full.load_weights(weights)
             self.version = Path(weights).stem.split(".")[0] + "-" + _digest(Path(weights))
+        if precision != "float32":
+            self.version += f"-{precision}"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -102,18 +107,21 @@ class OSVOS:
 
     @classmethod
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
-             recipe: FinetuneRecipe = FinetuneRecipe()) -> "OSVOS":
+             recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None) -> "OSVOS":
         """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
         ``work_size`` caps the longest side the network runs at (0 or None = full resolution); masks always come
-        back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning.
+        back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning. ``precision``:
+        ``auto`` (bfloat16 on CPUs with native bf16, else float32), ``float32`` or ``bfloat16``; None reads
+        ``OSVOS_PRECISION`` (default auto). bfloat16 is part of ``version``: its masks differ from float32's.
         """
         if weights is None:
             weights = default_weights()
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"weights not found: {weights}")
-        return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe)
+        return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
+                   precision=choose_precision(precision))
 
     def _to_work(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
         height, width = frame.shape[:2]
@@ -206,7 +214,8 @@ class OSVOS:
 
     def _parent_nets(self):
         if self._parent_copy is None:
-            self._parent_copy = build_networks()
+            with building_in(self.precision):
+                self._parent_copy = build_networks()
             self._parent_copy.full.set_weights(self._parent)
         return self._parent_copy
 
