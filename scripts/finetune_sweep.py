@@ -3,10 +3,11 @@
     python scripts/finetune_sweep.py --davis ../shared/davis2016 --split val --recipes default,dreams \
         --steps 50,125,250,500 --stride 3 --out runs/sweep
 
-Each sequence is fine-tuned once per recipe up to the largest step count; at every listed count the network, as
-it is then, segments frames 1 … N−2 (every ``--stride``-th of them) and they are scored. The seconds column is the
-fine-tuning time to that count (caching the views included, segmentation excluded), on this machine as it was then.
-Writes ``sweep.csv`` (one row per recipe × sequence × steps) and ``sweep.md`` (means per recipe × steps).
+Each sequence is fine-tuned once per recipe (all recipes on one sequence, then the next) up to the largest step
+count; at every listed count the network, as it is then, segments frames 1 … N−2 (every ``--stride``-th of them)
+and they are scored. The seconds column is the fine-tuning time to that count (caching the views included,
+segmentation excluded), on this machine as it was then. Writes ``sweep.csv`` (one row per recipe × sequence ×
+steps; a rerun skips what is there) and ``sweep.md`` (means per recipe × steps).
 """
 from __future__ import annotations
 
@@ -97,11 +98,12 @@ def main() -> None:
     if table.exists():
         with table.open() as handle:
             done = {(r["recipe"], r["sequence"]) for r in csv.DictReader(handle)}
-    for label, recipe in recipes:
-        model = OSVOS.load(args.weights, recipe=recipe)
-        for name in names:
+    model = OSVOS.load(args.weights)
+    for name in names:
+        for label, recipe in recipes:
             if (label, name) in done:
                 continue
+            model.recipe = recipe
             rows = sweep_sequence(model, args.davis, name, steps, args.stride)
             new = not table.exists()
             with table.open("a", newline="") as handle:
