@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 LOST_AFTER_S = 10.0
 """A queued job missing from the queue for this long is queued again (younger ones may be between the store and
 the queue right now: the API writes the record first, then enqueues)."""
+IDLE_JOIN_S = 2.0
+"""How long stopping waits for a worker thread without a job (its wait on the queue lasts at most a second)."""
 
 
 class WorkerPool:
@@ -34,6 +36,7 @@ class WorkerPool:
         self.runner = JobRunner(settings, store, queue, holder, self.stopping)
         self.presence = presence.Presence(store.root, self.workers)
         self._threads: list[threading.Thread] = []
+        self._busy: set[threading.Thread] = set()
 
     def start(self) -> None:
         self.presence.beat()
@@ -73,6 +76,7 @@ class WorkerPool:
         return requeued
 
     def _run(self, job_id: str) -> None:
+        self._busy.add(threading.current_thread())
         self.presence.job_started(job_id)
         ran = False
         try:
@@ -80,6 +84,7 @@ class WorkerPool:
             ran = (self.store.get(job_id) or {}).get("worker") == self.presence.identity
         finally:
             self.presence.job_ended(job_id, ran)
+            self._busy.discard(threading.current_thread())
 
     def _work(self) -> None:
         from huey.consumer import Worker
@@ -129,10 +134,12 @@ class WorkerPool:
                 log.exception("maintenance error")
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Ask running jobs to stop (they are re-queued), then wait for the threads."""
+        """Ask running jobs to stop (they are re-queued) and wait for them, up to ``timeout``; a thread without
+        a job (idle, or still loading its model) gets ``IDLE_JOIN_S``: it has nothing to lose."""
         self.stopping.set()
         self._stop.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=max(0.0, deadline - time.monotonic()))
+            left = max(0.0, deadline - time.monotonic())
+            thread.join(timeout=left if thread in self._busy else min(left, IDLE_JOIN_S))
         self.presence.remove()

@@ -181,7 +181,7 @@ def test_serve_py_restarts_a_worker_that_dies_and_stops_it():
     while len(pids) < 3 and time.monotonic() < deadline:
         pids.add(child.proc.pid)
         time.sleep(0.1)
-    child.stop()
+    serve.stop_children([child])
     assert len(pids) >= 3  # started, restarted, restarted again
     settled = child.proc.pid
     time.sleep(2.5)
