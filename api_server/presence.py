@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 from .store import atomic_write_json, pid_alive, worker_identity
 
@@ -29,7 +30,8 @@ def _folder(root: Path) -> Path:
 class Presence:
     """This process's file: its worker threads, the jobs they run now, how many jobs it has run."""
 
-    def __init__(self, root: Path, threads: int):
+    def __init__(self, root: Path, threads: int, model_state: Callable[[], str]):
+        self.model_state = model_state
         self.identity = worker_identity()
         folder = _folder(root)
         folder.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,8 @@ class Presence:
                        "started": time.time(), "jobs_run": 0}
 
     def _write(self) -> None:
-        atomic_write_json(self.path, {**self._state, "running": list(self._running), "beat": time.time()})
+        atomic_write_json(self.path, {**self._state, "running": list(self._running), "model": self.model_state(),
+                                      "beat": time.time()})
 
     def beat(self) -> None:
         with self._lock:
@@ -70,7 +73,9 @@ def _state(entry: dict, now: float, host: str) -> str:
         return "stopped"
     if now - float(entry.get("beat") or 0) > 3 * BEAT_S:
         return "silent"
-    return "busy" if entry.get("running") else "idle"
+    if entry.get("running"):
+        return "busy"
+    return "starting" if entry.get("model") in ("not loaded", "loading") else "idle"
 
 
 def _entries(root: Path) -> list[tuple[Path, dict]]:
@@ -83,12 +88,12 @@ def _entries(root: Path) -> list[tuple[Path, dict]]:
 
 
 def workers(root: Path) -> list[dict]:
-    """Every worker process that has a file in the store: ``id``, ``state`` (idle, busy, silent: no beat for
-    three rounds, stopped: its process is gone from this host), ``running`` job ids, ``jobs_run``, ``threads``,
-    ``last_seen_s``."""
+    """Every worker process that has a file in the store: ``id``, ``state`` (starting: loading its model, idle,
+    busy, silent: no beat for three rounds, stopped: its process is gone from this host), ``running`` job ids,
+    ``jobs_run``, ``threads``, ``model`` (its model's state), ``last_seen_s``."""
     now, host = time.time(), socket.gethostname()
     return [{"id": entry.get("id"), "state": _state(entry, now, host), "running": entry.get("running") or [],
-             "jobs_run": entry.get("jobs_run", 0), "threads": entry.get("threads"),
+             "jobs_run": entry.get("jobs_run", 0), "threads": entry.get("threads"), "model": entry.get("model"),
              "last_seen_s": round(now - float(entry.get("beat") or 0), 1)}
             for _path, entry in _entries(root)]
 

@@ -34,7 +34,7 @@ class WorkerPool:
         self.stopping = threading.Event()
         self._stop = threading.Event()
         self.runner = JobRunner(settings, store, queue, holder, self.stopping)
-        self.presence = presence.Presence(store.root, self.workers)
+        self.presence = presence.Presence(store.root, self.workers, lambda: holder.state)
         self._threads: list[threading.Thread] = []
         self._busy: set[threading.Thread] = set()
 
@@ -94,6 +94,7 @@ class WorkerPool:
             self.holder.for_this_thread()
         except Exception:  # noqa: BLE001 - jobs fail with the reason; the thread keeps serving the queue
             pass
+        self.presence.beat()  # the model's state changed: show it now
         worker = Worker(self.queue.huey, self._stop, default_delay=0.05,
                         max_delay=self.settings.poll_interval, backoff=1.5)
         while not self._stop.is_set():

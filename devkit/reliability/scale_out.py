@@ -238,3 +238,14 @@ def redis_outage(scale: ScaleOut, running=(24, 25), waiting: int = 26, during: i
         "each ran exactly once": all(scale.record(i)["attempts"] == 1 and scale.starts(i) == 1 for i in every),
     }
     return {"transcript": transcript, "checks": checks, "ok": all(checks.values())}
+
+
+def scale_out(base: Path, log=print) -> dict:
+    """The three scenarios, in order, on one fresh layout of Redis, the API and two workers."""
+    layout = ScaleOut(base)
+    try:
+        layout.start()
+        return {"spread": spread(layout, log=log), "worker_kill": worker_kill(layout, log=log),
+                "redis_outage": redis_outage(layout, log=log)}
+    finally:
+        layout.close()

@@ -8,6 +8,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings
 from devkit.fake_model import FakeModel
 from devkit.live_api import post_job, wait_for, wait_until
+from devkit.wrk import run_wrk
 
 
 def test_status_has_an_etag_and_answers_304_while_unchanged(make_server, clip):
@@ -56,20 +57,36 @@ def test_an_unreachable_queue_is_a_503_and_the_upload_is_kept(make_server, clip,
 
 def test_health_shows_each_worker_process_and_what_it_runs(make_server, clip):
     server = make_server(model=FakeModel(segment_delay=1.0))
-    health = requests.get(f"{server.url}/api/v1/health", timeout=5).json()
-    (worker,) = health["workers"]["processes"]
+
+    def health():
+        return requests.get(f"{server.url}/api/v1/health", timeout=5).json()
+
+    wait_until(lambda: health()["workers"]["live"] == 1)  # "starting" until its model is loaded
+    (worker,) = health()["workers"]["processes"]
     assert worker["state"] == "idle" and worker["id"] == server.pool.presence.identity and worker["threads"] == 1
-    assert health["instance"] == worker["id"], "this API process runs the worker thread"
+    assert worker["model"] == "ready" and health()["instance"] == worker["id"], "this process runs the worker"
     job_id = post_job(server.url, clip, iterations=1).json()["id"]
 
     def busy():
-        (seen,) = requests.get(f"{server.url}/api/v1/health", timeout=5).json()["workers"]["processes"]
+        (seen,) = health()["workers"]["processes"]
         return seen if seen["state"] == "busy" else None
 
     assert wait_until(busy)["running"] == [job_id]
     requests.post(f"{server.url}/api/v1/jobs/{job_id}/cancel", timeout=5)
     wait_for(server.url, job_id)
-    (worker,) = requests.get(f"{server.url}/api/v1/health", timeout=5).json()["workers"]["processes"]
+    (worker,) = health()["workers"]["processes"]
     assert worker["state"] == "idle" and worker["jobs_run"] == 1
     server.close(timeout=10)
     assert not list((server.store.root / "workers").iterdir()), "a worker that stops removes its file"
+
+
+def test_wrk_polls_with_the_token_and_if_none_match(make_server, clip):
+    """The benchmark's load generator (docs/RELIABILITY.md's table): conditional polls get 304s, plain ones 200s."""
+    server = make_server(api_token="s3cret")
+    job_id = post_job(server.url, clip, iterations=1, headers={"Authorization": "Bearer s3cret"}).json()["id"]
+    wait_for(server.url, job_id, headers={"Authorization": "Bearer s3cret"})
+    url = f"{server.url}/api/v1/jobs/{job_id}"
+    plain = run_wrk(url, connections=4, seconds=1, threads=1, token="s3cret", pause_ms=50)
+    assert set(plain["statuses"]) == {200} and plain["requests"] > 0 and plain["socket_errors"] == 0
+    conditional = run_wrk(url, connections=4, seconds=1, threads=1, token="s3cret", pause_ms=50, conditional=True)
+    assert conditional["statuses"][304] > conditional["statuses"].get(200, 0), conditional["statuses"]

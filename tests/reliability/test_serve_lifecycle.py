@@ -55,7 +55,7 @@ class Launch:
             if "osvos studio: open" not in self.log.read_text():
                 return False
             health = requests.get(f"http://127.0.0.1:{self.api}/api/v1/health", timeout=5).json()
-            return health["workers"]["live"] == 1
+            return len(health["workers"]["processes"]) == 1  # the worker is up (its model may still load)
         wait_until(up, timeout=240, every=0.5)
         kids = _children(pid)
         assert len(kids) == 2, kids
