@@ -19,11 +19,11 @@ from api_server import children
 from api_server.contract import TERMINAL
 from devkit.clips import CLIP_FPS, first_mask, synthetic_frames
 from devkit.live_api import free_port, post_job, wait_until
-from devkit.redis_server import RedisServer
 from osvos.masks import mask_png_bytes
 from osvos.video import write_video
 
 from .processes import Service, clean_env
+from .redis_server import RedisServer
 
 SEGMENT_DELAY_S = 0.25
 """Seconds per segmented frame in the fake model: a job of n frames runs for about n / 4 seconds."""
@@ -69,8 +69,7 @@ class ScaleOut:
         wait_until(live, timeout=timeout, every=0.2)
 
     def close(self) -> None:
-        children.stop([(s.name, s.proc) for s in (self.api, *self.workers) if s.running()])
-        self.redis.stop()
+        children.stop([(s.name, s.proc) for s in (self.api, *self.workers, self.redis) if s.running()])
 
     # -- clients
     def clip(self, frames: int) -> dict:
