@@ -112,13 +112,13 @@ class WorkerPool:
             return False
 
     def _maintain(self) -> None:
-        """Every ``BEAT_S``: the presence file, and a look at the queue (back after an outage: re-queue what it
-        lost). Every round (half of ``stale_after``, at most a minute): fail jobs of dead workers, re-queue
-        lost jobs, keep the store in its budget, prune the files of workers long gone."""
+        """Every ``BEAT_S`` (or round, if shorter): the presence file, and a look at the queue (back after an
+        outage: re-queue what it lost). Every round (half of ``stale_after``, at most a minute): fail jobs of dead
+        workers, re-queue lost jobs, keep the store in its budget, prune the files of workers long gone."""
         every = max(1.0, min(60.0, self.settings.stale_after / 2))
         next_round = time.monotonic() + every
         reachable = True
-        while not self._stop.wait(presence.BEAT_S):
+        while not self._stop.wait(min(presence.BEAT_S, every)):
             try:
                 self.presence.beat()
                 was_reachable, reachable = reachable, self._queue_reachable()
