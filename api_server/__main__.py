@@ -17,6 +17,7 @@ import re
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .server import ApiServer
 from .settings import Settings, SettingsError
@@ -65,7 +66,8 @@ def lower_session_group(increment: int) -> None:
         pass  # autogroup scheduling not permitted here: thread niceness still applies
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, model_factory: Callable[[], object] | None = None) -> int:
+    """The command; ``model_factory`` replaces ``OSVOS.load`` (devkit's fake API runs this with a fake model)."""
     parser = argparse.ArgumentParser(prog="python -m api_server", description=__doc__.split("\n\n")[1])
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=5000, help="port (default 5000; 0 = any free port)")
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker_only and settings.worker_nice:
         lower_priority(settings.worker_nice)
     server = ApiServer(settings, host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-                       serve_http=not args.worker_only)
+                       serve_http=not args.worker_only, model_factory=model_factory)
 
     def _terminate(signum, frame):
         raise KeyboardInterrupt

@@ -7,6 +7,8 @@ import re
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from .job_queue import QueueUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -34,6 +36,14 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.detail, exc.headers)
+
+    @app.errorhandler(QueueUnavailable)
+    def _queue_down(exc: QueueUnavailable):
+        log.warning("%s", exc)
+        kept = (f" (the upload is stored as job {exc.job_id}, and queued as soon as the queue is back)"
+                if exc.job_id else "")
+        return error_response(503, "queue_unavailable", f"the job queue cannot be reached right now{kept}; "
+                                                        "try again in a moment", {"Retry-After": "5"})
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(exc):

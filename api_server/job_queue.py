@@ -3,10 +3,13 @@
 Scaling out: every process started with the same ``OSVOS_DATA_DIR`` (a shared file system) and the same
 ``OSVOS_REDIS_URL`` takes jobs from the same queue. ``python -m api_server --worker-only --workers N``
 starts workers without HTTP. With the default SQLite queue, extra worker processes work on the same machine.
+The job store, not the queue, is the record of what is queued: a queue that loses an entry (a Redis restarted
+without persistence, an enqueue that failed while it was down) is filled again from the store by the workers.
 """
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable
@@ -17,7 +20,20 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "osvos-studio"
 
+REDIS_CONNECT_TIMEOUT_S = 3.0
+REDIS_TIMEOUT_S = 5.0
+"""Bounds on a Redis call (connect, then each reply; a worker's blocking read waits 1 s), so that an unreachable
+Redis is an error within seconds, never a request that hangs."""
+
 _worker = threading.local()
+
+
+class QueueUnavailable(Exception):
+    """The queue cannot be reached (Redis down or unreachable); the API answers 503."""
+
+    def __init__(self, backend: str, reason: BaseException, job_id: str | None = None):
+        self.backend, self.job_id = backend, job_id
+        super().__init__(f"the job queue ({backend}) cannot be reached: {type(reason).__name__}: {reason}")
 
 
 def serve_jobs_on_this_thread(run: Callable[[str], None]) -> None:
@@ -41,19 +57,36 @@ class JobQueue:
         self.backend = settings.queue_backend
         if settings.redis_url:
             from huey import RedisHuey
-            self.huey = RedisHuey(QUEUE_NAME, url=settings.redis_url, results=False)
+            from redis import ConnectionPool, RedisError
+            pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+                                           socket_timeout=REDIS_TIMEOUT_S)
+            self.huey = RedisHuey(QUEUE_NAME, connection_pool=pool, results=False)
+            self._errors: tuple[type[BaseException], ...] = (RedisError,)
         else:
             from huey import SqliteHuey
             root = Path(settings.data_dir)
             root.mkdir(parents=True, exist_ok=True)
             self.huey = SqliteHuey(QUEUE_NAME, filename=str(root / "queue.sqlite3"), results=False)
+            self._errors = (sqlite3.Error,)
         self._task = self.huey.task(name="run_job")(_run_job_task)
 
     def enqueue(self, job_id: str) -> None:
-        self._task(job_id)
+        """Put the job in the queue; QueueUnavailable when the queue cannot be reached."""
+        try:
+            self._task(job_id)
+        except self._errors as exc:
+            raise QueueUnavailable(self.backend, exc, job_id) from exc
 
     def pending_ids(self) -> set[str]:
-        return {task.args[0] for task in self.huey.pending() if task.args}
+        """The ids waiting in the queue; QueueUnavailable when it cannot be reached."""
+        try:
+            return {task.args[0] for task in self.huey.pending() if task.args}
+        except self._errors as exc:
+            raise QueueUnavailable(self.backend, exc) from exc
 
     def pending_count(self) -> int:
-        return self.huey.pending_count()
+        """How many jobs wait in the queue (its depth); QueueUnavailable when it cannot be reached."""
+        try:
+            return self.huey.pending_count()
+        except self._errors as exc:
+            raise QueueUnavailable(self.backend, exc) from exc

@@ -67,7 +67,7 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -134,13 +134,28 @@ class JobStore:
             os.close(fd)
 
     def get(self, job_id: str) -> dict | None:
+        return self.parse(job_id, self.get_bytes(job_id))
+
+    def get_bytes(self, job_id: str) -> bytes | None:
+        """The record as stored (what a status ETag is computed from), or None when there is no such job."""
         if not valid_id(job_id):
             return None
         try:
-            return json.loads((self.job_dir(job_id) / "job.json").read_text())
+            return (self.job_dir(job_id) / "job.json").read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
-        except (OSError, ValueError):
+        except OSError:
+            log.warning("unreadable record of job %s", job_id)
+            return None
+
+    @staticmethod
+    def parse(job_id: str, raw: bytes | None) -> dict | None:
+        """The record in ``raw`` (from ``get_bytes``), or None when there is none or it is not JSON."""
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
             log.warning("unreadable record of job %s", job_id)
             return None
 
@@ -339,7 +354,7 @@ class JobStore:
                 continue
             worker = str(record.get("worker") or "")
             worker_host, _, pid = worker.rpartition(":")
-            dead = worker_host == host and pid.isdigit() and worker != me and not _pid_alive(int(pid))
+            dead = worker_host == host and pid.isdigit() and worker != me and not pid_alive(int(pid))
             silent = now - float(record.get("heartbeat") or record.get("started") or 0) > stale_after
             if not (dead or silent):
                 continue

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import requests
 
+from api_server import children
 from api_server.contract import TERMINAL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,9 @@ class ApiProcess:
 
     def __init__(self, args: tuple[str, ...] = (), env: dict[str, str] | None = None, timeout: float = 180.0):
         self.log: list[str] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "api_server", "--port", "0", *args], cwd=ROOT,
-                                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = children.spawn([sys.executable, "-m", "api_server", "--port", "0", *args], cwd=ROOT,
+                                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         found = threading.Event()
         self.url = ""
 
@@ -53,15 +53,9 @@ class ApiProcess:
     def tail(self, lines: int = 30) -> str:
         return "".join(self.log[-lines:])
 
-    def stop(self) -> int | None:
-        """SIGTERM (the API re-queues running jobs and exits), then KILL after 30 s; the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        return self.proc.wait()
+    def stop(self) -> int:
+        """SIGTERM (the API re-queues running jobs and exits), then SIGKILL; the exit status."""
+        return children.stop([("API", self.proc)])[0]
 
 
 def post_job(base: str, clip: dict, *, mask: Path | None = None, video: Path | None = None, headers=None,

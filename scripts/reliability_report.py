@@ -10,10 +10,12 @@ fresh store in a temporary folder, then runs:
 1. the bad-input matrix against the API and the site: every case expects a specific status and a readable
    message, no 5xx, no traceback; both services healthy afterwards;
 2. duplicates: the same upload posted 10 times at once → one job id, one computation;
-3. latency: 50 concurrent pollers of a running job's status (API and site) → p50 / p99;
+3. latency: 50 concurrent pollers of a running job's status (API and site) → p50 / p99, and wrk at 50
+   connections (idle and during fine-tuning, with and without If-None-Match);
 4. crash recovery: ``kill -9`` of the API process while a job is fine-tuning and of the site; restart;
    no job left ``running``, no partial output in the store, no submission lost;
-5. hardening: ``manage.py check --deploy`` under production settings, bearer token, upload caps.
+5. hardening: ``manage.py check --deploy`` under production settings, bearer token, upload caps;
+6. several workers on a real Redis (fake model): jobs spread and run once, kill -9 of a worker, Redis down.
 
 The checks live in devkit/reliability/; tests/reliability runs the same code under pytest
 (``pytest -m reliability``). Everything listens on 127.0.0.1 only; every wait is bounded.
@@ -38,6 +40,7 @@ from devkit.reliability.matrix import Context, run_matrix
 from devkit.reliability.media import make_media
 from devkit.reliability.processes import Stack
 from devkit.reliability.report import NOTES, write_markdown
+from devkit.reliability.scale_out import scale_out
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,8 +65,10 @@ def run_all(base: Path, *, pollers: int = 50, log=print) -> dict:
         stack.close()
     log("latency in the product layout (worker in its own, lower-priority process):")
     lat["separate"] = separate_worker(base / "separate", media, pollers, log=log)
+    log("several workers on Redis:")
+    scale = scale_out(base / "scale-out", log=log)
     return {"matrix": results, "after": after, "duplicates": dup, "latency": lat, "crash": crash,
-            "deploy": deploy, "tokens": tokens, "wrong_token": wrong_token,
+            "deploy": deploy, "tokens": tokens, "wrong_token": wrong_token, "scale_out": scale,
             "duration_s": time.monotonic() - started}
 
 
@@ -98,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(base, ignore_errors=True)
     ok = (all(r.ok for r in data["matrix"]) and data["after"]["ok"] and data["duplicates"]["ok"]
           and data["crash"]["ok"] and data["latency"]["separate"]["worker_crash"]["ok"] and data["deploy"]["ok"]
-          and data["tokens"]["ok"] and data["wrong_token"]["ok"])
+          and data["tokens"]["ok"] and data["wrong_token"]["ok"]
+          and all(part["ok"] for part in data["scale_out"].values()))
     print(f"wrote {args.out}; {'all checks passed' if ok else 'SOME CHECKS FAILED'}")
     return 0 if ok else 1
 

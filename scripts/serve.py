@@ -7,9 +7,12 @@
 The API runs as a subprocess serving HTTP only (`python -m api_server --workers 0`), and the model in
 another one (`python -m api_server --worker-only`) at a lower CPU priority (OSVOS_WORKER_NICE, default 10),
 so status requests never queue behind fine-tuning; a worker that dies is restarted. The site is served by
-waitress in this process after its database migrations are applied. Ctrl-C (or SIGTERM) stops all three.
+waitress in this process after its database migrations are applied, once its own API answers. Ctrl-C, SIGTERM
+or SIGHUP stops all three within seconds; the children end with this process even when it is killed.
 Storage: OSVOS_DATA_DIR (default data/store) is the API's job store; the site keeps its database and
 uploads in its webapp/ subfolder. With --no-api only the site runs, talking to OSVOS_API_URL.
+
+Exit status: 0 after a stop, 2 for a configuration error, 3 when a port is taken, 4 when the API failed to start.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import ipaddress
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +29,8 @@ import time
 from pathlib import Path
 
 import requests
+
+from api_server import children
 
 ROOT = Path(__file__).resolve().parent.parent
 log = logging.getLogger("serve")
@@ -61,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 class Child:
-    """`python -m api_server ARGS` as a child in its own process group (so Ctrl-C reaches it only through us).
+    """`python -m api_server ARGS` as a child that ends with this process (``api_server.children``).
 
     ``restart``: start it again when it dies (after a pause that grows while it keeps dying at once).
     """
@@ -75,7 +81,9 @@ class Child:
         self._watch.start()
 
     def _spawn(self) -> subprocess.Popen:
-        return subprocess.Popen(self.argv, cwd=ROOT, env=self.env, start_new_session=True)
+        # Restarts happen on the watcher thread, which lives as long as the child: the parent-death signal
+        # follows the thread that started the child.
+        return children.spawn(self.argv, cwd=ROOT, env=self.env)
 
     def _watcher(self) -> None:
         pause = 1.0
@@ -97,35 +105,44 @@ class Child:
                 self.proc = self._spawn()
 
     def wait_healthy(self, url: str, timeout: float) -> bool:
+        """True once the API at ``url`` answers its health check *as this child* (the answer names the process:
+        another one on the port does not count); False when the child exits or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if requests.get(f"{url}/api/v1/health", timeout=2).status_code < 500:
+                health = requests.get(f"{url}/api/v1/health", timeout=2)
+                instance = str(health.json().get("instance", "")) if health.status_code < 500 else ""
+                if instance.rpartition(":")[2] == str(self.proc.pid):
                     return True
-            except requests.RequestException:
+            except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.5)
         return False
 
-    def stop(self, timeout: float = 40.0) -> None:
+    def stopped(self) -> subprocess.Popen:
+        """Mark it stopping (no restart from now on); the process, for ``stop_children``."""
         with self._lock:
             self.stopping = True
-        if self.proc.poll() is not None:
-            return
-        # SIGINT first: the API shuts down its server and re-queues running jobs; then SIGTERM, then KILL.
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0)):
-            try:
-                self.proc.send_signal(sig)
-            except ProcessLookupError:
-                return
-            try:
-                self.proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                log.warning("the %s did not stop after %s; sending the next signal", self.name,
-                            signal.Signals(sig).name)
-        self.proc.kill()
-        self.proc.wait()
+        return self.proc
+
+
+def stop_children(started: list[Child]) -> None:
+    """SIGTERM to all at once (the API shuts its server down, the worker re-queues its job), then SIGKILL."""
+    named = [(child.name, child.stopped()) for child in started]
+    for (name, _proc), code in zip(named, children.stop(named)):
+        log.info("the %s stopped (exit status %s)", name, code)
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (what a server there would fail to bind)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress does: TIME_WAIT is no clash
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def prepare_site(env_https_default: bool) -> object:
@@ -146,15 +163,29 @@ def prepare_site(env_https_default: bool) -> object:
     return get_wsgi_application()
 
 
+def _terminate(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _terminate)  # SIGINT too: a background start inherits it ignored
     os.chdir(ROOT)
     # One storage root for both: the API's job store, and the site's database and uploads in its webapp/.
     os.environ.setdefault("OSVOS_DATA_DIR", str(ROOT / "data" / "store"))
     if not args.no_api:
         os.environ.setdefault("OSVOS_API_URL", f"http://127.0.0.1:{args.api_port}")
     api_url = os.environ.get("OSVOS_API_URL", "http://127.0.0.1:5000")
+
+    taken = [f"{host}:{port}" for host, port, ours in ((args.host, args.web_port, True),
+                                                        ("127.0.0.1", args.api_port, not args.no_api))
+             if ours and port_taken(host, port)]
+    if taken:
+        log.error("not started: %s already in use (another osvos studio, or another server?); stop it, or choose "
+                  "other ports with --web-port / --api-port", " and ".join(taken))
+        return 3
 
     loopback = _is_loopback(args.host)
     if loopback and os.environ.get("OSVOS_WEB_HTTPS") is None:
@@ -171,27 +202,27 @@ def main(argv: list[str] | None = None) -> int:
     import waitress
     from waitress import wasyncore
 
-    children: list[Child] = []
-    if not args.no_api:
-        children = [Child("API", ["--port", str(args.api_port), "--workers", "0"], dict(os.environ)),
-                    Child("worker", ["--worker-only", "--workers", "1"], dict(os.environ), restart=True)]
-
-    server = waitress.create_server(application, host=args.host, port=args.web_port, threads=args.threads,
-                                    ident="osvos-studio-web", max_request_body_size=2 << 30,
-                                    channel_timeout=300)
-
-    def _terminate(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, _terminate)
-    if hasattr(signal, "SIGHUP"):
-        signal.signal(signal.SIGHUP, _terminate)
-    site_url = f"http://{args.host if ':' not in args.host else '[' + args.host + ']'}:{server.effective_port}/"
     try:
-        if children:
-            threading.Thread(target=lambda: log.info(
-                "API %s at %s" % ("ready" if children[0].wait_healthy(api_url, 120) else "not ready yet", api_url)),
-                daemon=True).start()
+        server = waitress.create_server(application, host=args.host, port=args.web_port, threads=args.threads,
+                                        ident="osvos-studio-web", max_request_body_size=2 << 30,
+                                        channel_timeout=300)
+    except OSError as exc:
+        log.error("not started: the site cannot listen on %s:%s (%s)", args.host, args.web_port, exc)
+        return 3
+    site_url = f"http://{args.host if ':' not in args.host else '[' + args.host + ']'}:{server.effective_port}/"
+    started: list[Child] = []
+    try:
+        if not args.no_api:
+            started.append(Child("API", ["--port", str(args.api_port), "--workers", "0"], dict(os.environ)))
+            started.append(Child("worker", ["--worker-only", "--workers", "1"], dict(os.environ), restart=True))
+            if started[0].wait_healthy(api_url, 120):
+                log.info("API ready at %s", api_url)
+            elif started[0].proc.poll() is not None:
+                log.error("the API process exited at start (status %s): see its messages above",
+                          started[0].proc.returncode)
+                return 4
+            else:
+                log.warning("API not ready yet at %s; the site reports it as unavailable until it is", api_url)
         log.info("site: %s  (API: %s)  — Ctrl-C stops both", site_url, api_url)
         print(f"osvos studio: open {site_url}", flush=True)
         server.run()
@@ -203,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             wasyncore.close_all(server._map)
         except Exception:  # noqa: BLE001 - best effort while shutting down
             pass
-        for child in children:
-            child.stop()
+        stop_children(started)
         log.info("stopped")
     return 0
 

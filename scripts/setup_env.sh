@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install osvos-studio in editable mode at the locked versions (idempotent; run.sh and test.sh
-# call it). Plain: the product (requirements.lock). --dev: also the tests' tools (requirements-dev.lock) and
-# Debian's chromium for the browser test, installed with apt-get when it is missing.
+# call it). Plain: the product (requirements.lock). --dev: also the tests' tools (requirements-dev.lock) and, with
+# apt-get when they are missing, Debian's chromium (browser test), redis-server (Redis test: started by the test
+# on a free port) and wrk (status benchmark).
 # The locks come from pyproject.toml: `pip-compile --strip-extras --no-emit-index-url --no-emit-find-links
 # [--extra dev] -o requirements[-dev].lock pyproject.toml`.
 set -euo pipefail
@@ -21,12 +22,19 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   "${pip[@]}" --no-deps -e .
   echo "$wanted" > "$stamp"
 fi
-if [ "$lock" = requirements-dev.lock ] && ! command -v chromium > /dev/null; then
-  echo "chromium is missing (the browser test needs it): installing it with apt-get" >&2
-  sudo=()
-  if [ "$(id -u)" -ne 0 ]; then
-    sudo=(sudo)
+if [ "$lock" = requirements-dev.lock ]; then
+  missing=()
+  for tool in chromium redis-server wrk; do
+    command -v "$tool" > /dev/null || missing+=("$tool")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "${missing[*]} missing (the browser test needs chromium, the Redis test redis-server, the status" \
+         "benchmark wrk): installing with apt-get" >&2
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+      sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" > /dev/null
   fi
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq chromium > /dev/null
 fi

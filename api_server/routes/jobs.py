@@ -1,13 +1,13 @@
 """POST/GET/DELETE /api/v1/jobs…"""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ..contract import STATES, TERMINAL
 from ..errors import ApiError
 from ..services import services
 from ..submit import submit
-from .views import checked_id, job_view
+from .views import checked_id, job_view, view_etag
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
 
@@ -52,18 +52,35 @@ def list_jobs():
                     "offset": offset})
 
 
+NOT_FOUND = "no job with this id (it may have been deleted or evicted)"
+
+
 def _record(job_id: str) -> dict:
     record = services().store.get(checked_id(job_id))
     if record is None:
-        raise ApiError(404, "not_found", "no job with this id (it may have been deleted or evicted)")
+        raise ApiError(404, "not_found", NOT_FOUND)
     return record
 
 
 @bp.get("/<job_id>")
 def get_job(job_id: str):
-    record = _record(job_id)
-    services().store.touch(job_id)
-    return jsonify(job_view(record))
+    """The job's view, with an ETag of its stored record: a poller that sends it back in ``If-None-Match`` gets
+    ``304 Not Modified`` (no body) until the record changes. A read never writes (the last-read mark moves at
+    most every 30 s)."""
+    store = services().store
+    raw = store.get_bytes(checked_id(job_id))
+    record = store.parse(job_id, raw)
+    if record is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    store.touch(job_id)
+    tag = view_etag(raw)
+    if request.if_none_match.contains(tag):
+        response = Response(status=304)
+    else:
+        response = jsonify(job_view(record))
+    response.set_etag(tag)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.post("/<job_id>/cancel")

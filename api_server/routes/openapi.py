@@ -69,7 +69,8 @@ def spec(settings) -> dict:
                             **upload_fields}}}}},
                     "responses": {"202": {**_json("JobCreated", "queued, running or already done (same id)"),
                                           "headers": {"Location": {"schema": {"type": "string"}}}},
-                                  **bad_input, "503": _error("the model could not be loaded")},
+                                  **bad_input, "503": _error("the model could not be loaded, or the job queue "
+                                                             "cannot be reached (header Retry-After)")},
                 },
                 "get": {
                     "summary": "List jobs, newest first (finished ones by default: the gallery)",
@@ -87,7 +88,11 @@ def spec(settings) -> dict:
             "/api/v1/jobs/{job_id}": {
                 "parameters": [JOB_ID],
                 "get": {"summary": "A job's state, progress and outputs", "operationId": "getJob",
-                        "responses": {"200": _json("Job", "the job"), "404": _error("no such job")}},
+                        "responses": {"200": {**_json("Job", "the job (header ETag: send it back in "
+                                                                    "If-None-Match while polling)"),
+                                              "headers": {"ETag": {"schema": {"type": "string"}}}},
+                                      "304": {"description": "unchanged since the ETag given in If-None-Match"},
+                                      "404": _error("no such job")}},
                 "delete": {"summary": "Delete a job and its files (cancels it if running)",
                            "operationId": "deleteJob",
                            "responses": {"200": {"description": "deleted", "content": {"application/json": {

@@ -1,6 +1,7 @@
 """How a stored job record is shown to clients."""
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timezone
 
 from flask import url_for
@@ -8,6 +9,9 @@ from flask import url_for
 from ..contract import OUTPUTS
 from ..errors import ApiError
 from ..store import valid_id
+
+VIEW_VERSION = b"job view 1"
+"""Part of every job ETag: change it when ``job_view`` shows a record differently."""
 
 
 def iso(timestamp) -> str | None:
@@ -21,6 +25,11 @@ def checked_id(job_id: str) -> str:
     if not valid_id(job_id):
         raise ApiError(404, "not_found", "no job with this id")
     return job_id
+
+
+def view_etag(raw: bytes) -> str:
+    """The ETag of a job's view: a digest of its stored record (the view is a function of it alone)."""
+    return hashlib.blake2b(VIEW_VERSION + b"\0" + raw, digest_size=12).hexdigest()
 
 
 def job_view(record: dict) -> dict:

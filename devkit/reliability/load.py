@@ -1,10 +1,13 @@
-"""Duplicate uploads at once, and the status latency under concurrent pollers while a job fine-tunes."""
+"""Duplicate uploads at once, and the status latency under concurrent pollers (Python threads, and wrk) while a
+job fine-tunes."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from devkit.live_api import wait_until
 from devkit.load import concurrent_posts, format_latency, poll_latency
+from devkit.wrk import format_wrk, run_wrk
 
 from .crashes import worker_crash
 from .matrix import Context
@@ -64,17 +67,55 @@ def latency(ctx: Context, pollers: int = 50, interval: float = 0.25, window: flo
     return out
 
 
+WRK_MODES = ((200, False), (200, True), (0, False), (0, True))
+"""(pause between a connection's requests in ms, If-None-Match): paced at 50 × 5/s, then back to back."""
+
+
+def wrk_status(ctx: Context, connections: int = 50, seconds: float = 10.0, budget: float = 110.0,
+               log=print) -> dict:
+    """wrk against ``GET /api/v1/jobs/<id>`` in every ``WRK_MODES`` mode: idle (a finished job, nothing running)
+    as the baseline, then while a job fine-tunes; each run notes the load average before it."""
+    stack = ctx.stack
+    url = f"{stack.api_url}/api/v1/jobs/"
+    idle = ctx.api_upload(ctx.video(), ctx.mask(), iterations="2", name="wrk idle baseline").json()["id"]
+    stack.wait_job(idle, timeout=180)
+
+    def measure(phase: str, job_id: str) -> list[dict]:
+        rows = []
+        for pause_ms, conditional in WRK_MODES:
+            load = os.getloadavg()[0]
+            row = run_wrk(url + job_id, connections=connections, seconds=seconds, token=stack.token,
+                          conditional=conditional, pause_ms=pause_ms)
+            row.update(phase=phase, load_before=round(load, 2), stage_after=stack.job(job_id).get("stage"))
+            log(f"wrk, {phase}: {format_wrk(row)}; load {load:.2f} before")
+            rows.append(row)
+        return rows
+
+    rows = measure("idle", idle)
+    reply = ctx.api_upload(ctx.video(), ctx.mask(), budget=f"{budget:g}", name="wrk during fine-tuning")
+    assert reply.status == 202, reply.text
+    busy = reply.json()["id"]
+    wait_until(lambda: stack.job(busy).get("stage") == "finetuning", timeout=120, every=0.1)
+    rows += measure("fine-tuning", busy)
+    stack.cancel(busy)
+    stack.wait_job(busy, timeout=60)
+    return {"rows": rows, "seconds": seconds, "connections": connections,
+            "finetuning_throughout": all(r["stage_after"] == "finetuning" for r in rows if r["phase"] != "idle")}
+
+
 def separate_worker(base: Path, media: Media, pollers: int = 50, interval: float = 0.25, window: float = 6.0,
                     rounds: int = 3, budget: float = 40.0, log=print) -> dict:
     """The product's layout (what ``scripts/serve.py`` runs): ``--workers 0`` for HTTP plus
     ``python -m api_server --worker-only`` in a session of its own, which lowers its priority
-    (``OSVOS_WORKER_NICE``). Measures the status latency, then kills the worker with SIGKILL mid fine-tuning."""
+    (``OSVOS_WORKER_NICE``). Measures the status latency (Python pollers, then wrk), then kills the worker with
+    SIGKILL mid fine-tuning."""
     stack, worker = product_layout(base)
     try:
         stack.start()
         worker.start()
         ctx = Context(stack, media)
         out = latency(ctx, pollers, interval, window, budget=budget, rounds=rounds, log=log)
+        out["wrk"] = wrk_status(ctx, connections=pollers, log=log)
         out["worker_crash"] = worker_crash(ctx, worker, log=log)
     finally:
         worker.stop()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from api_server import children
 from api_server.contract import TERMINAL
 from devkit.live_api import free_port
 
@@ -28,7 +29,7 @@ def clean_env() -> dict[str, str]:
 
 
 class Service:
-    """One child process (its own session, so signals reach only it), logging to a file."""
+    """One child process (``api_server.children``: its own session, ends with this process), logging to a file."""
 
     def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path):
         self.name, self.argv, self.env, self.log_path = name, argv, env, log_path
@@ -48,8 +49,8 @@ class Service:
         with self.log_path.open("a") as log:
             log.write(f"\n===== start #{self.starts} of {self.name}: {' '.join(self.argv)}\n")
         log = self.log_path.open("a")
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = children.spawn(self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
         log.close()
         return self
 
@@ -59,20 +60,9 @@ class Service:
         self.proc.wait(30)
         return pid
 
-    def stop(self, timeout: float = 30.0) -> None:
-        if not self.running():
-            return
-        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0)):
-            try:
-                self.proc.send_signal(sig)
-                self.proc.wait(wait)
-                return
-            except subprocess.TimeoutExpired:
-                continue
-            except ProcessLookupError:
-                return
-        self.proc.kill()
-        self.proc.wait(10)
+    def stop(self) -> None:
+        if self.running():
+            children.stop([(self.name, self.proc)])
 
     def log_text(self) -> str:
         try:
@@ -154,11 +144,7 @@ class Stack:
         return wait_site(self.site, self.site_url, timeout)
 
     def close(self) -> None:
-        for service in (self.site, self.api):
-            try:
-                service.stop()
-            except Exception:  # noqa: BLE001 - best effort at the end
-                pass
+        children.stop([(service.name, service.proc) for service in (self.site, self.api) if service.running()])
 
     # -- API helpers
     def job(self, job_id: str) -> dict:

@@ -16,6 +16,65 @@ def _verdict(rounds: list[dict]) -> str:
     return f"meets the 100 ms target in {sum(p < 100 for p in p99s)} of {len(p99s)} rounds"
 
 
+def _wrk_verdict(row: dict) -> str:
+    met = row["p99_ms"] < 100 and row["rate_per_s"] >= 200
+    return "meets" if met else "misses"
+
+
+def _wrk_section(wrk: dict) -> list[str]:
+    lines = ["## Status latency with wrk", "",
+             f"`wrk` (C, epoll; `devkit/wrk.py`) with {wrk['connections']} connections for {wrk['seconds']:g} s a "
+             "run against the API's `GET /api/v1/jobs/<id>`, product layout, bearer token on every request. "
+             "*Paced*: each connection waits 200 ms between its requests (Lua `delay()`; 50 pollers at 5/s, "
+             "≈250 requests/s offered), as status pages do; wrk times each request from its send, so the pause "
+             "is not in the figures. *Back to back*: each connection sends again as soon as it has its answer: "
+             "the server's saturation, where latency is mostly the queue of 50 connections. With If-None-Match, "
+             "each wrk thread sends the ETag of its last answer, as a page that keeps it does (304 with no body "
+             "until the job changes). *Idle*: a finished job, nothing running. *Fine-tuning*: a job fine-tuning in "
+             "the `--worker-only` process for the whole run. Load average (1 min) before each run: the machine "
+             "is shared, so it says what else ran. Target: p99 < 100 ms at ≥ 200 requests/s during fine-tuning.",
+             "", "| phase | mode | If-None-Match | requests | req/s | p50 | p90 | p99 | max | statuses | "
+                 "load before |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for row in wrk["rows"]:
+        mode = f"paced, every {row['pause_ms']} ms" if row["pause_ms"] else "back to back"
+        lines.append(f"| {row['phase']} | {mode} | {'on' if row['conditional'] else 'off'} | {row['requests']} | "
+                     f"{row['rate_per_s']} | {row['p50_ms']:.1f} ms | {row['p90_ms']:.1f} ms | "
+                     f"{row['p99_ms']:.1f} ms | {row['max_ms']:.1f} ms | "
+                     f"{', '.join(f'{k}: {v}' for k, v in sorted(row['statuses'].items()))} | "
+                     f"{row['load_before']} |")
+    lines += ["", f"The job was fine-tuning at the end of every fine-tuning run: {wrk['finetuning_throughout']}. "
+                  "A status request reads `job.json` and hashes it for the ETag; it never touches the model and "
+                  "writes nothing (the last-read mark moves at most every 30 s). Reproduce: "
+                  "`python scripts/reliability_report.py` (this whole page), or `devkit.wrk.run_wrk` against any "
+                  "running API.", ""]
+    return lines
+
+
+SCALE_OUT = (("spread", "4 jobs at once"), ("worker_kill", "kill -9 of a worker mid-job"),
+             ("redis_outage", "Redis killed mid-run"))
+
+
+def _scale_out_section(scale: dict) -> list[str]:
+    lines = ["## Several workers on Redis", "",
+             "A real `redis-server` (no persistence) on a free loopback port, the API serving HTTP only "
+             "(`--workers 0`) and two `--worker-only` processes, all on `OSVOS_REDIS_URL` and one "
+             "`OSVOS_DATA_DIR`, with devkit's fake model (`python -m devkit.fake_api`: the product's command, "
+             "processes, queue and store; a job of n frames takes about n/4 s). The same scenarios run in "
+             "`tests/reliability/test_redis_scale_out.py`.", ""]
+    for key, label in SCALE_OUT:
+        part = scale[key]
+        lines += [f"### {label[0].upper()}{label[1:]}", "", "```", *part["transcript"], "```", "",
+                  "| check | ok |", "|---|---|"]
+        lines += [f"| {_cell(name)} | {'✅' if ok else '❌'} |" for name, ok in part["checks"].items()]
+        lines.append("")
+    lines += ["Policy: a job whose worker died is failed with its reason, at most once, not re-run (a job that "
+              "killed its worker could kill the next one); posting it again queues it again. The store, not "
+              "Redis, is the record of what is queued: jobs Redis lost (it keeps nothing here) or never got "
+              "(the 503) are queued again by the workers as soon as Redis answers, and a job queued twice runs "
+              "once, since only one worker can claim it.", ""]
+    return lines
+
+
 def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ").replace("\x00", "\\0")
 
@@ -55,12 +114,21 @@ def write_markdown(path: Path, data: dict) -> None:
         lines.append(f"| 50 pollers, site status.json, {label} | p50 {run['site']['p50_ms']} ms, p99 "
                      f"{run['site']['p99_ms']} ms, {run['site']['requests']} requests, "
                      f"{run['site']['errors']} errors |")
+    for row in sep["wrk"]["rows"]:
+        if row["pause_ms"] and row["phase"] == "fine-tuning":
+            lines.append(f"| wrk, 50 connections × every {row['pause_ms']} ms, during fine-tuning, If-None-Match "
+                         f"{'on' if row['conditional'] else 'off'} | p50 {row['p50_ms']:.1f} ms, p99 "
+                         f"{row['p99_ms']:.1f} ms at {row['rate_per_s']}/s: {_wrk_verdict(row)} |")
     crash, worker_crash = data["crash"], sep["worker_crash"]
     lines.append(f"| kill -9 of API (mid fine-tuning) and site | {'ok' if crash['ok'] else 'FAILED'}: "
                  f"{sum(crash['checks'].values())}/{len(crash['checks'])} checks |")
     lines.append(f"| kill -9 of the worker process (product layout, mid fine-tuning) | "
                  f"{'ok' if worker_crash['ok'] else 'FAILED'}: {sum(worker_crash['checks'].values())}/"
                  f"{len(worker_crash['checks'])} checks |")
+    for key, label in SCALE_OUT:
+        part = data["scale_out"][key]
+        lines.append(f"| Redis, 2 worker processes: {label} | {'ok' if part['ok'] else 'FAILED'}: "
+                     f"{sum(part['checks'].values())}/{len(part['checks'])} checks |")
     dep = data["deploy"]
     lines.append(f"| `manage.py check --deploy` (production env) | "
                  f"{'clean' if dep['ok'] else 'NOT clean'} (exit {dep['production']['returncode']}) |")
@@ -132,6 +200,7 @@ def write_markdown(path: Path, data: dict) -> None:
               "",
               "Reproduce against any running API: `python scripts/benchmark_api.py VIDEO MASK --url URL "
               "--budget 20 --pollers 50` (and `--duplicates 10`).", ""]
+    lines += _wrk_section(sep["wrk"])
     lines += ["## Crash recovery (kill -9)", "",
               "The API process (HTTP server and embedded worker) is killed with SIGKILL while a job is "
               "fine-tuning; a site upload is made while it is down; then the site is killed with SIGKILL too; "
@@ -148,6 +217,7 @@ def write_markdown(path: Path, data: dict) -> None:
                   "as a worker starts (or by the maintenance loop of a live one); its half-written render under "
                   "`tmp/` is removed, and `outputs/` only ever appears by one rename of a complete render. Jobs "
                   "still queued are re-run. Posting the failed job again queues it again (same id).", ""]
+    lines += _scale_out_section(data["scale_out"])
     lines += ["## Hardening", "",
               "`python webapp/manage.py check --deploy --fail-level WARNING` with production settings (secret "
               "from `DJANGO_SECRET_KEY`, `DJANGO_DEBUG=0`, HTTPS on by default: secure cookies, HSTS, SSL "
@@ -188,7 +258,8 @@ NOTES = [
     "page (Django's multipart parser limits a part's headers to 1 KB).",
     "A job whose worker died is failed with a reason, not re-run automatically (re-running a job that killed "
     "its worker could kill the next one); posting it again re-queues it under the same id.",
-    "Latency is measured on a 2-core machine that is also fine-tuning the job, with the 50 client threads in "
-    "the same machine: client-side scheduling is part of every figure. Where the kernel has no autogroup "
+    "Latency is measured on a 2-core machine that is also fine-tuning the job, with the client on the same "
+    "machine: the Python pollers' own scheduling is part of their figures, and wrk's much less so; anything "
+    "else running on the machine (see the load averages) is part of both. Where the kernel has no autogroup "
     "scheduling, or forbids changing it, the worker's thread niceness is what remains.",
 ]

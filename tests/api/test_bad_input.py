@@ -172,8 +172,9 @@ def test_health_and_openapi_describe_every_route(make_server):
     health = requests.get(f"{server.url}/api/v1/health", timeout=5).json()
     assert health["status"] == "ok"
     assert health["model"]["state"] == "ready" and health["model"]["version"] == "fake-v1"
-    assert health["queue"] == {"backend": "sqlite", "pending": 0, "reachable": True}
-    assert health["workers"] == {"embedded": 1, "alive": 1}
+    assert health["queue"] == {"backend": "sqlite", "pending": 0, "reachable": True, "oldest_queued_s": None}
+    workers = health["workers"]
+    assert (workers["embedded"], workers["alive"], len(workers["processes"])) == (1, 1, 1)
 
     spec = requests.get(f"{server.url}/api/v1/openapi.json", timeout=5).json()
     assert spec["openapi"].startswith("3.")

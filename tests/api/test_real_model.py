@@ -59,7 +59,7 @@ def test_real_osvos_job_over_http(live_api, small_blackswan, tmp_path):
     csv = requests.get(base + body["outputs"]["trajectory.csv"], timeout=30).text.strip().split("\n")
     assert len(csv) == 11
     health = requests.get(f"{base}/api/v1/health", timeout=10).json()
-    assert health["model"]["state"] == "ready" and health["workers"] == {"embedded": 1, "alive": 1}
+    assert health["model"]["state"] == "ready" and health["workers"]["alive"] == 1
     print(f"real end-to-end job: {time.monotonic() - started:.1f} s")
 
     proc.send_signal(signal.SIGTERM)

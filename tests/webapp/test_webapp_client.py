@@ -44,6 +44,22 @@ def test_bearer_token_is_sent(fake_api):
         fake_api.token = None
 
 
+def test_job_polls_send_the_etag_and_reuse_the_answer_on_304(fake_api):
+    fake_api.reset()
+    job = fake_api.add_job("running", progress=0.2)
+    client = ApiClient(fake_api.url, retries=0)
+    first = client.job(job["id"])
+    assert "If-None-Match" not in fake_api.requests[-1]["headers"]
+    again = client.job(job["id"])
+    assert fake_api.requests[-1]["headers"].get("If-None-Match"), "the poll asks: changed since this ETag?"
+    assert again == first and again["progress"] == 0.2
+    again["state"] = "changed by a caller"
+    assert client.job(job["id"])["state"] == "running", "callers get copies of the kept answer"
+    with fake_api.lock:
+        job["progress"] = 0.6
+    assert client.job(job["id"])["progress"] == 0.6, "a changed job is fetched again"
+
+
 def test_jobs_listing_is_normalised(fake_api):
     fake_api.reset()
     fake_api.add_job("done")
@@ -181,7 +197,7 @@ def test_serve_py_restarts_a_worker_that_dies_and_stops_it():
     while len(pids) < 3 and time.monotonic() < deadline:
         pids.add(child.proc.pid)
         time.sleep(0.1)
-    child.stop()
+    serve.stop_children([child])
     assert len(pids) >= 3  # started, restarted, restarted again
     settled = child.proc.pid
     time.sleep(2.5)

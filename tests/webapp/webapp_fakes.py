@@ -106,7 +106,15 @@ class FakeApi:
         @app.get("/api/v1/jobs/<job_id>")
         def get(job_id):
             job = self.jobs.get(job_id)
-            return jsonify(job) if job else error(404, "not_found", "no job with this id")
+            if not job:
+                return error(404, "not_found", "no job with this id")
+            tag = uuid.uuid5(uuid.NAMESPACE_OID, repr(sorted(job.items()))).hex  # as the API: changes with the job
+            if request.if_none_match.contains(tag):
+                response = app.response_class(status=304)
+            else:
+                response = jsonify(job)
+            response.set_etag(tag)
+            return response
 
         @app.post("/api/v1/jobs/<job_id>/cancel")
         def cancel(job_id):

@@ -15,6 +15,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from .etag_cache import EtagCache
+
 log = logging.getLogger(__name__)
 
 
@@ -113,7 +115,10 @@ class ApiClient:
         return ApiError(response.status_code, code, detail)
 
     def _json(self, method: str, path: str, **kwargs) -> Any:
-        response = self._send(method, path, **kwargs)
+        return self._parse(self._send(method, path, **kwargs))
+
+    @staticmethod
+    def _parse(response: requests.Response) -> Any:
         try:
             if response.status_code == 204 or not response.content:
                 return {}
@@ -151,7 +156,22 @@ class ApiClient:
                           timeout=(self.timeout[0], max(self.timeout[1], 120.0)))
 
     def job(self, job_id: str) -> dict:
-        return self._json("GET", self._job_path(job_id))
+        """The job's document. Polls send the ETag of the last answer (``If-None-Match``); on ``304 Not
+        Modified`` that answer is reused, so an unchanged job costs the API no body to build or send."""
+        key = (self.base_url, str(job_id))
+        known = _job_etags.etag(key)
+        response = self._send("GET", self._job_path(job_id), headers={"If-None-Match": known} if known else None)
+        if response.status_code == 304 and known:
+            response.close()
+            body = _job_etags.body(key, known)
+            if body is not None:
+                return body
+            response = self._send("GET", self._job_path(job_id))  # the kept answer was dropped meanwhile
+        tag = response.headers.get("ETag")
+        body = self._parse(response)
+        if tag and isinstance(body, dict):
+            _job_etags.put(key, tag, body)
+        return body
 
     def cancel(self, job_id: str) -> dict:
         return self._json("POST", self._job_path(job_id, "cancel"))
@@ -178,6 +198,7 @@ class ApiClient:
 
 
 _local = threading.local()
+_job_etags = EtagCache()
 
 
 def get_client() -> ApiClient:
