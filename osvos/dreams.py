@@ -65,7 +65,8 @@ def _camera_affine(shape: tuple[int, int], ranges: DreamRanges, rng: np.random.G
     height, width = shape
     zoom = 1.0 + rng.uniform(0.0, ranges.camera)
     turn = cv2.getRotationMatrix2D((width / 2, height / 2), 0.0, zoom)
-    turn[:, 2] += (rng.uniform(-ranges.camera, ranges.camera) * width, rng.uniform(-ranges.camera, ranges.camera) * height)
+    turn[:, 2] += (rng.uniform(-ranges.camera, ranges.camera) * width,
+                   rng.uniform(-ranges.camera, ranges.camera) * height)
     return turn
 
 

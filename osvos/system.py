@@ -136,8 +136,8 @@ class OSVOS:
         the parent weights; the steps take turns between the annotated frames.
 
         ``budget``: iterations (int; the default is ``DEFAULT_STEPS``), seconds (float: as many steps as fit, so
-        the result depends on the machine) or a ``Budget`` with both. ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True
-        raises ``Cancelled``. Returns self.
+        the result depends on the machine) or a ``Budget`` with both. ``progress(fraction, eta_s)`` is called
+        between steps; ``cancel()`` returning True raises ``Cancelled``. Returns self.
         """
         frames = [frame] if isinstance(frame, np.ndarray) else list(frame)
         masks = [mask] if isinstance(mask, np.ndarray) else list(mask)

@@ -204,7 +204,8 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         freeze_low_blocks(nets.full)
     trainer = DeepSupervision(nets.full)
     # jit under JAX (unjitted it runs op by op); TensorFlow trains in plain graph mode.
-    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate(config)), jit_compile=keras.backend.backend() == "jax")
+    trainer.compile(optimizer=keras.optimizers.Adam(learning_rate(config)),
+                    jit_compile=keras.backend.backend() == "jax")
     step = 0
     if resume and (run / "state.json").exists():
         step = json.loads((run / "state.json").read_text())["step"]

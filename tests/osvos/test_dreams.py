@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from osvos.dreams import DreamRanges, dream, fill_background
+
 from osvos_helpers import square_case
 
 

@@ -414,7 +414,8 @@ def test_adam_step_is_scaled_too():
     from osvos.finetune import FinetuneRecipe
 
     delta = _one_update(FinetuneRecipe(optimizer="adam", lr=0.01, fuse_lr=0.5))
-    assert np.allclose(delta["hidden/kernel"], -0.01, rtol=1e-3) and np.allclose(delta["fuse/kernel"], -0.005, rtol=1e-3)
+    assert np.allclose(delta["hidden/kernel"], -0.01, rtol=1e-3)
+    assert np.allclose(delta["fuse/kernel"], -0.005, rtol=1e-3)
 
 
 def test_unknown_optimizer_is_refused():
