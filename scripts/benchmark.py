@@ -137,7 +137,7 @@ def memory_run(davis: str, out: Path, frames: int = 100) -> dict:
      .overwrite_output().run(cmd=imageio_ffmpeg.get_ffmpeg_exe(), quiet=True))
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "osvos", "segment", "--video", str(clip), "--mask",
-                             str(seq.masks[0]), "--out", str(out / "memory_masks"), "--budget", "10",
+                             str(seq.masks[0]), "--out", str(out / "memory_masks"), "--max-seconds", "10",
                              "--work-size", "0"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)

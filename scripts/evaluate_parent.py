@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
+from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD
 from osvos.evaluation import ablation, summary_line
 
 
@@ -17,14 +17,14 @@ def main() -> None:
     parser.add_argument("--davis", default="../shared/davis2016")
     parser.add_argument("--split", default="val")
     parser.add_argument("--weights", help="parent weights (default: the shipped ones)")
-    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="fine-tune seconds")
+    parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"fine-tuning steps (default {DEFAULT_STEPS})")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
-    tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=args.budget,
+    tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=args.steps,
                       sequences=sequences, thresholds=args.thresholds)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

@@ -143,7 +143,7 @@ def test_help_lists_commands(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["segment", "--help"])
     out = capsys.readouterr().out
-    assert "--frames" in out and "--mask" in out and "--budget" in out and "--work-size" in out
+    assert all(option in out for option in ("--frames", "--mask", "--steps", "--max-seconds", "--work-size"))
 
 
 @pytest.fixture
@@ -164,7 +164,7 @@ def test_segment_cli_on_frames(frames_dir, tmp_path):
     folder, mask = frames_dir
     out = tmp_path / "out"
     proc = run_cli("segment", "--frames", str(folder), "--mask", str(mask), "--out", str(out),
-                   "--budget", "0", "--work-size", "64")
+                   "--steps", "0", "--work-size", "64")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == [f"clip_{k:03d}.png" for k in range(4)]
     for path in out.iterdir():
@@ -184,7 +184,7 @@ def test_segment_cli_bad_mask(frames_dir, tmp_path, case, capsys):
     elif case == "all-black":
         cv2.imwrite(str(bad), np.zeros(SHAPE, np.uint8))
     code = cli.main(["segment", "--frames", str(folder), "--mask", str(bad), "--out", str(tmp_path / "out"),
-                     "--budget", "0", "--work-size", "64"])
+                     "--steps", "0", "--work-size", "64"])
     assert code == 2
     message = capsys.readouterr().err.strip()
     assert message.startswith("error:") and len(message.splitlines()) == 1
@@ -195,7 +195,7 @@ def test_segment_cli_bad_mask(frames_dir, tmp_path, case, capsys):
 def test_segment_cli_refuses_photo_as_mask(tmp_path, hevc_sample, photo_mask):
     # The shared "mask" is a JPEG photo of blackswan's first frame, the same size as the video.
     proc = run_cli("segment", "--video", str(hevc_sample), "--mask", str(photo_mask), "--out",
-                   str(tmp_path / "out"), "--budget", "0", "--work-size", "64")
+                   str(tmp_path / "out"), "--steps", "0", "--work-size", "64")
     assert proc.returncode == 2
     assert last_line(proc.stderr).startswith("error:") and "photo" in last_line(proc.stderr)
     assert "Traceback" not in proc.stderr
