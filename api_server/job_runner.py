@@ -49,13 +49,10 @@ class JobRunner:
             info = VideoInfo(record["width"], record["height"], record["fps"], record["frames"],
                              record.get("codec") or "")
             mask = load_mask(self.store.mask_path(job_id).read_bytes(), size=(info.width, info.height))
-            params = JobParams(**{k: v for k, v in (record.get("params") or {}).items()
-                                  if k in ("budget", "iterations", "snap", "threshold")})
-            if params.iterations is None and params.budget is None:
-                params = JobParams(budget=self.settings.default_budget, snap=params.snap)
+            params = JobParams.from_dict(record.get("params"), self.settings.default_steps)
             out_dir = self.store.staging(f"render-{job_id[:12]}")
             progress = Progress(self.store, job_id, record, self.perf.rates(),
-                                budget_s=params.budget if params.iterations is None else None)
+                                budget_s=params.budget)
             summary = run_pipeline(
                 model, video=self.store.video_path(job_id), mask=mask, info=info, params=params,
                 out_dir=out_dir, report=progress,

@@ -9,14 +9,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
 from osvos import render
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
+from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
 from osvos.cancel import Cancelled
 from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
@@ -29,20 +29,31 @@ Report = Callable[[str, float, "float | None"], None]
 
 @dataclass(frozen=True)
 class JobParams:
-    budget: float | None = DEFAULT_BUDGET
-    """Fine-tuning seconds (used when ``iterations`` is None)."""
-    iterations: int | None = None
+    budget: float | None = None
+    """Fine-tuning seconds: a cap on ``iterations``, or alone the whole budget."""
+    iterations: int | None = DEFAULT_STEPS
+    """Fine-tuning steps."""
     snap: bool = False
     threshold: float = DEFAULT_THRESHOLD
 
     @property
-    def finetune_budget(self) -> float | int:
-        """What ``OSVOS.finetune`` takes: a float is seconds, an int is iterations."""
-        return int(self.iterations) if self.iterations is not None else float(self.budget)
+    def finetune_budget(self) -> Budget:
+        """What ``OSVOS.finetune`` takes: the steps, the seconds, or both (whichever is reached first)."""
+        return Budget(seconds=None if self.budget is None else float(self.budget),
+                      iterations=None if self.iterations is None else int(self.iterations))
 
     def as_dict(self) -> dict:
-        return {"budget": self.budget if self.iterations is None else None, "iterations": self.iterations,
-                "snap": bool(self.snap), "threshold": float(self.threshold)}
+        return {"budget": self.budget, "iterations": self.iterations, "snap": bool(self.snap),
+                "threshold": float(self.threshold)}
+
+    @classmethod
+    def from_dict(cls, stored: dict | None, default_steps: int) -> "JobParams":
+        """The parameters a job record holds (``as_dict``); ``default_steps`` when it names no budget."""
+        known = {k: v for k, v in (stored or {}).items() if k in ("budget", "iterations", "snap", "threshold")}
+        params = cls(**{"iterations": None, **known})
+        if params.iterations is None and params.budget is None:
+            params = replace(params, iterations=default_steps)
+        return params
 
 
 def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, params: JobParams, out_dir: Path,

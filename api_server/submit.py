@@ -18,34 +18,31 @@ from osvos.video import VideoError, probe_video
 from .contract import RETRYABLE
 from .errors import ApiError
 from .pipeline import JobParams
+from .settings import MAX_ITERATIONS
 
 log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 MAX_NAME = 200
-MAX_ITERATIONS = 100_000
 MIN_FRAMES = 2
 """Frame 0 is the one the user's mask is drawn on: a video needs at least one more to have anything to track."""
 
 
 def parse_params(form, settings) -> JobParams:
-    """``budget`` (seconds), or ``iterations``; ``snap`` (boolean). 400 with a clear message otherwise."""
-    budget_raw = (form.get("budget") or "").strip()
+    """``iterations`` (fine-tuning steps) and/or ``budget`` (seconds: with ``iterations`` a cap, alone the whole
+    budget); neither: ``settings.default_steps``. ``snap`` (boolean). 400 with a clear message otherwise."""
     iterations_raw = (form.get("iterations") or "").strip()
-    if budget_raw and iterations_raw:
-        raise ApiError(400, "invalid_parameter", "give either 'budget' (seconds) or 'iterations', not both")
-    iterations = None
-    budget = settings.default_budget
+    budget_raw = (form.get("budget") or "").strip()
+    iterations = budget = None
     if iterations_raw:
         try:
             iterations = int(iterations_raw)
         except ValueError:
-            raise ApiError(400, "invalid_parameter", "'iterations' must be a whole number") from None
+            raise ApiError(400, "invalid_parameter", "'iterations' must be a whole number of steps") from None
         if not 1 <= iterations <= MAX_ITERATIONS:
             raise ApiError(400, "invalid_parameter", f"'iterations' must be between 1 and {MAX_ITERATIONS}")
-        budget = None
-    elif budget_raw:
+    if budget_raw:
         try:
             budget = float(budget_raw)
         except ValueError:
@@ -53,6 +50,8 @@ def parse_params(form, settings) -> JobParams:
         if not math.isfinite(budget) or not 0 < budget <= settings.max_budget:
             raise ApiError(400, "invalid_parameter",
                            f"'budget' must be more than 0 and at most {settings.max_budget:g} seconds")
+    if iterations is None and budget is None:
+        iterations = settings.default_steps
     snap_raw = (form.get("snap") or "").strip().lower()
     if snap_raw not in _TRUE | _FALSE:
         raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
@@ -129,8 +128,7 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
             version = services.holder.version()
         except Exception as exc:  # noqa: BLE001 - reported to the client as 503
             raise ApiError(503, "model_unavailable", f"the model could not be loaded: {exc}") from None
-        key = {"params": params.as_dict(), "model": version, "work_size": settings.work_size,
-               "finetune_pace": settings.finetune_pace}
+        key = {"params": params.as_dict(), "model": version, "work_size": settings.work_size}
         job_id = hashlib.sha256(b"osvos-studio job v1\0" + digest.digest() + mask_digest(mask_array)
                                 + json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]
         record = {
@@ -138,8 +136,7 @@ def submit(services, *, video: FileStorage | None, mask: FileStorage | None, for
             "progress": 0.0, "eta_s": None, "error": None, "frames": info.frames, "fps": info.fps,
             "width": info.width, "height": info.height, "codec": info.codec, "video_bytes": size,
             "params": params.as_dict(), "model_version": version, "work_size": settings.work_size,
-            "finetune_pace": settings.finetune_pace, "created": time.time(), "started": None, "finished": None,
-            "attempts": 0,
+            "created": time.time(), "started": None, "finished": None, "attempts": 0,
         }
         record, created = store.create(job_id, staging, record)
     finally:

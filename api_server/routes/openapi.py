@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from ..contract import OUTPUTS, STAGES, STATES
 from ..services import API_VERSION, services
+from ..settings import MAX_ITERATIONS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -26,12 +27,12 @@ JOB_ID = {"name": "job_id", "in": "path", "required": True,
 
 def spec(settings) -> dict:
     upload_fields = {
+        "iterations": {"type": "integer", "minimum": 1, "maximum": MAX_ITERATIONS,
+                       "description": f"fine-tuning steps (default {settings.default_steps}): the same video and "
+                                      "mask give the same masks on any machine"},
         "budget": {"type": "number", "exclusiveMinimum": 0, "maximum": settings.max_budget,
-                   "description": f"fine-tuning time in seconds (default {settings.default_budget:g})"
-                                  + (f", at most {settings.finetune_pace:.4g} steps per second of it: a fast machine "
-                                     "finishes sooner" if settings.finetune_pace else "")},
-        "iterations": {"type": "integer", "minimum": 1,
-                       "description": "fine-tune for this many iterations instead of a time budget"},
+                   "description": "fine-tuning seconds: with 'iterations', a time cap (whichever comes first); "
+                                  "alone, train for this long (the result then depends on the machine)"},
         "snap": {"type": "boolean", "default": False, "description": "snap mask edges to image contours"},
     }
     bad_input = {

@@ -103,8 +103,11 @@ def test_photo_instead_of_mask_is_refused(make_server, clip, hevc_sample, photo_
     ({"budget": "nan"}, "more than 0"),
     ({"budget": "100000"}, "at most"),
     ({"iterations": "0"}, "between 1"),
-    ({"iterations": "1.5"}, "whole number"),
-    ({"budget": "5", "iterations": "3"}, "not both"),
+    ({"iterations": "1.5"}, "whole number of steps"),
+    ({"iterations": "many"}, "whole number of steps"),
+    ({"iterations": "100001"}, "between 1 and 100000"),
+    ({"iterations": "3", "budget": "0"}, "more than 0"),
+    ({"iterations": "-3", "budget": "5"}, "between 1"),
     ({"snap": "maybe"}, "true or false"),
 ])
 def test_bad_parameters(server, clip, fields, words):

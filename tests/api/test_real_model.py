@@ -35,7 +35,7 @@ def small_blackswan(tmp_path_factory, hevc_sample, blackswan_mask) -> dict:
 @pytest.fixture
 def live_api(tmp_path):
     api = ApiProcess(("--workers", "1"), env={"OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORK_SIZE": "64",
-                                              "OSVOS_DEFAULT_BUDGET": "5"}, timeout=120)
+                                              "OSVOS_DEFAULT_STEPS": "2"}, timeout=120)
     yield api.url, api.proc, api.log
     api.stop()
 
