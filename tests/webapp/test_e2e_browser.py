@@ -53,8 +53,7 @@ def studio(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OSVOS_"))}
     env.update(OSVOS_DATA_DIR=str(data), OSVOS_API_PORT=str(api_port), OSVOS_WEB_PORT=str(web_port),
                OSVOS_WORK_SIZE=os.environ.get("OSVOS_E2E_WORK_SIZE", "64"),
-               OSVOS_DEFAULT_BUDGET=os.environ.get("OSVOS_E2E_BUDGET", "2"),
-               OSVOS_FINETUNE_PACE="0",  # jobs take their whole budget, so the cancel test finds one running
+               OSVOS_DEFAULT_STEPS=os.environ.get("OSVOS_E2E_STEPS", "10"),
                PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "serve.log"
@@ -270,6 +269,8 @@ def test_drawn_mask_then_cancel(studio, page):
     page.mouse.move(box["x"] + (x1 - 40) * scale, box["y"] + (y1 - 40) * scale, steps=8)
     page.mouse.up()
     shot(page, "11-upload-draw")
+    page.click("details.field summary")
+    page.fill('input[name="budget"]', "300")  # seconds alone: the job trains that long, so it is still running
     page.click('[data-testid="submit"]')
     page.wait_for_url("**/jobs/*/", timeout=120_000)
     page.click('[data-testid="cancel"]')
