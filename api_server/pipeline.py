@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
 
 from .contract import OUTPUTS
+from .frames import frames_at
 
 Report = Callable[[str, float, "float | None"], None]
 """report(stage, fraction of that stage done, the model's own ETA of that stage in seconds or None)."""
@@ -56,10 +57,11 @@ class JobParams:
         return params
 
 
-def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, params: JobParams, out_dir: Path,
-                 report: Report, cancel: Callable[[], bool]) -> dict:
-    """Fine-tune ``model`` on (first frame, mask), segment every frame and write all of :data:`OUTPUTS`
-    into ``out_dir``. Raises ``osvos.cancel.Cancelled`` when ``cancel()`` turns true.
+def run_pipeline(model, *, video: Path, annotations: Mapping[int, np.ndarray], info: VideoInfo, params: JobParams,
+                 out_dir: Path, report: Report, cancel: Callable[[], bool]) -> dict:
+    """Fine-tune ``model`` on the annotated frames (frame index → mask), segment every frame (the annotated ones
+    come out as annotated) and write all of :data:`OUTPUTS` into ``out_dir``. Raises ``osvos.cancel.Cancelled``
+    when ``cancel()`` turns true.
 
     Returns a summary: frames written, per-stage seconds.
     """
@@ -70,19 +72,20 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
     timings = {}
     started = time.monotonic()
     report("decoding", 0.0, None)
-    first = next(iter(read_frames(video, info)), None)
-    if first is None:
-        raise ValueError("the video has no decodable frames")
-    if mask.shape != first.shape[:2]:
-        raise ValueError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the video is "
-                         f"{first.shape[1]}x{first.shape[0]}")
+    frames = frames_at(video, info, sorted(annotations))
+    for index, frame in frames.items():
+        mask = annotations[index]
+        if mask.shape != frame.shape[:2]:
+            raise ValueError(f"the mask of frame {index} is {mask.shape[1]}x{mask.shape[0]} but the video is "
+                             f"{frame.shape[1]}x{frame.shape[0]}")
     report("decoding", 1.0, 0.0)
     check()
     timings["decoding"] = time.monotonic() - started
 
     started = time.monotonic()
     report("finetuning", 0.0, None)
-    tuned = model.finetune(first, mask, params.finetune_budget,
+    order = sorted(annotations)
+    tuned = model.finetune([frames[i] for i in order], [annotations[i] for i in order], params.finetune_budget,
                            progress=lambda fraction, eta=None: report("finetuning", float(fraction), eta),
                            cancel=cancel)
     tuned = model if tuned is None else tuned
@@ -96,7 +99,7 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
 
     def segmented() -> Iterator[np.ndarray]:
         stream = tuned.segment(read_frames(video, info), snap=params.snap, threshold=params.threshold,
-                               cancel=cancel)
+                               cancel=cancel, annotations=annotations)
         try:
             for index, predicted in enumerate(stream):
                 predicted = np.asarray(predicted, bool)

@@ -7,7 +7,8 @@ from flask import url_for
 
 from ..contract import OUTPUTS
 from ..errors import ApiError
-from ..store import valid_id
+from ..services import services
+from ..store import annotated_frames, valid_id
 
 
 def iso(timestamp) -> str | None:
@@ -21,6 +22,22 @@ def checked_id(job_id: str) -> str:
     if not valid_id(job_id):
         raise ApiError(404, "not_found", "no job with this id")
     return job_id
+
+
+def job_record(job_id: str) -> dict:
+    """The stored record of ``job_id``; 404 when there is none."""
+    record = services().store.get(checked_id(job_id))
+    if record is None:
+        raise ApiError(404, "not_found", "no job with this id (it may have been deleted or evicted)")
+    return record
+
+
+def private_if_authenticated(response):
+    """Files of an API that needs a token must not sit in shared caches."""
+    if services().settings.api_token:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
 
 
 def job_view(record: dict) -> dict:
@@ -43,6 +60,8 @@ def job_view(record: dict) -> dict:
         "started": iso(record.get("started")),
         "finished": iso(record.get("finished")),
         "params": record.get("params"),
+        "annotated_frames": annotated_frames(record),
+        "parent": record.get("parent"),
         "model_version": record.get("model_version"),
         "cancel_requested": bool(record.get("cancel_requested")) and record.get("state") == "running",
         "status_url": url_for("jobs.get_job", job_id=job_id),

@@ -1,6 +1,7 @@
 """Bad input gets a 4xx with a JSON {"error", "detail"} body, checked before anything is queued."""
 from __future__ import annotations
 
+import re
 import subprocess
 
 import numpy as np
@@ -184,7 +185,7 @@ def test_health_and_openapi_describe_every_route(make_server):
     for rule in server.app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<", "{").replace(">", "}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     for path, methods in routes.items():
         assert path in spec["paths"], f"{path} missing from openapi.json"
