@@ -57,9 +57,12 @@ def frame_jpeg(store: JobStore, record: dict, index: int) -> Path:
 
 
 def predicted_mask_png(store: JobStore, job_id: str, index: int) -> bytes:
-    """Mask ``index`` of a finished job's masks.zip (a 0/255 PNG, as stored)."""
+    """Mask ``index`` of a finished job's masks.zip (a 0/255 PNG, as stored); FileNotFoundError without it."""
     with zipfile.ZipFile(store.output_path(job_id, "masks.zip")) as archive:
-        return archive.read(f"{index:05d}.png")
+        try:
+            return archive.read(f"{index:05d}.png")
+        except KeyError:
+            raise FileNotFoundError(f"masks.zip has no mask {index}") from None
 
 
 def annotation_thumbnail(store: JobStore, record: dict, index: int) -> bytes:

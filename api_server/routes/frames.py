@@ -3,6 +3,7 @@ the video's frame, the predicted mask, the annotation and its thumbnail (what a 
 from __future__ import annotations
 
 import io
+from typing import Callable
 
 from flask import Blueprint, send_file
 
@@ -40,17 +41,22 @@ def _gone() -> ApiError:
     return ApiError(404, "not_found", "the job's files are gone (deleted or evicted)")
 
 
+def _made(make: Callable, *args):
+    """``make(*args)``; a file that is gone, or a frame the video does not decode to, is a 404."""
+    try:
+        return make(*args)
+    except FileNotFoundError:
+        raise _gone() from None
+    except ValueError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
 @bp.get("/<job_id>/frames/<int:index>")
 def frame(job_id: str, index: int):
     """Frame ``index`` of the job's video (JPEG), decoded by index, never by time."""
     record = job_record(job_id)
     _in_video(record, index)
-    try:
-        path = frame_jpeg(services().store, record, index)
-    except FileNotFoundError:
-        raise _gone() from None
-    except ValueError as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
+    path = _made(frame_jpeg, services().store, record, index)
     return _send(path, "image/jpeg", f"{job_id}-frame-{index}")
 
 
@@ -61,10 +67,7 @@ def predicted_mask(job_id: str, index: int):
     if record.get("state") != "done":
         raise ApiError(409, "not_ready", f"the job is {record.get('state')}; its masks exist once it is done")
     _in_video(record, index)
-    try:
-        data = predicted_mask_png(services().store, job_id, index)
-    except (FileNotFoundError, KeyError):
-        raise _gone() from None
+    data = _made(predicted_mask_png, services().store, job_id, index)
     return _send(data, "image/png", f"{job_id}-mask-{index}-{record.get('finished')}")
 
 
@@ -84,10 +87,5 @@ def annotation_preview(job_id: str, index: int):
     """Annotated frame ``index`` with its mask tinted over it, small (JPEG): the job's history."""
     record = job_record(job_id)
     _annotated(record, index)
-    try:
-        data = annotation_thumbnail(services().store, record, index)
-    except FileNotFoundError:
-        raise _gone() from None
-    except ValueError as exc:
-        raise ApiError(404, "not_found", str(exc)) from None
+    data = _made(annotation_thumbnail, services().store, record, index)
     return _send(data, "image/jpeg", f"{job_id}-annotation-{index}-thumbnail")

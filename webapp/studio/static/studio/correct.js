@@ -41,17 +41,6 @@
     status.setAttribute("data-ready", ready ? "1" : "0");
   }
 
-  function image(url) {
-    return fetch(url, { credentials: "same-origin" }).then(function (r) {
-      if (!r.ok) {
-        return r.json().catch(function () { return {}; }).then(function (j) {
-          throw new Error(j.detail || ("HTTP " + r.status));
-        });
-      }
-      return r.blob();
-    }).then(function (blob) { return createImageBitmap(blob); });
-  }
-
   function show(n) {
     n = clamp(n);
     wanted = n;
@@ -59,7 +48,8 @@
     label.textContent = describe(n);
     setStatus("Loading frame " + n + "…", false);
     status.removeAttribute("data-frame");
-    Promise.all([image(jobUrl + "frames/" + n), edits[n] ? null : image(jobUrl + "masks/" + n)])
+    Promise.all([window.MaskCanvas.fetchImage(jobUrl + "frames/" + n, {}, "the server has no such frame"),
+                 edits[n] ? null : window.MaskCanvas.fetchImage(jobUrl + "masks/" + n, {}, "the server has no mask")])
       .then(function (loaded) {
         if (wanted !== n) return;
         current = n;

@@ -233,4 +233,17 @@
       }
     };
   };
+
+  /** An image from the site for the canvas (ImageBitmap); a refusal's JSON `detail` (else `fallback` and the
+   * HTTP status) becomes the error's message. */
+  window.MaskCanvas.fetchImage = function (url, init, fallback) {
+    return fetch(url, Object.assign({ credentials: "same-origin" }, init)).then(function (r) {
+      if (!r.ok) {
+        return r.json().catch(function () { return {}; }).then(function (j) {
+          throw new Error(j.detail || (fallback + " (HTTP " + r.status + ")"));
+        });
+      }
+      return r.blob();
+    }).then(function (blob) { return createImageBitmap(blob); });
+  };
 })();

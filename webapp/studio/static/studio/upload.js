@@ -87,17 +87,9 @@
   function frameFromServer(file) {
     var body = new FormData();
     body.append("video", file);
-    return fetch(form.getAttribute("data-first-frame-url"), {
-      method: "POST", body: body, credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf, "Accept": "image/png, application/json" }
-    }).then(function (r) {
-      if (!r.ok) {
-        return r.json().catch(function () { return {}; }).then(function (j) {
-          throw new Error(j.detail || ("the server could not read the video (HTTP " + r.status + ")"));
-        });
-      }
-      return r.blob();
-    }).then(function (blob) { return createImageBitmap(blob); });
+    return window.MaskCanvas.fetchImage(form.getAttribute("data-first-frame-url"), {
+      method: "POST", body: body, headers: { "X-CSRFToken": csrf, "Accept": "image/png, application/json" }
+    }, "the server could not read the video");
   }
 
   function ensureFrame() {
