@@ -9,7 +9,7 @@ from flask import Flask, request
 from .errors import ApiError, register_error_handlers
 from .job_queue import JobQueue
 from .model_pool import ModelHolder, default_model_factory
-from .routes import compat, health, jobs, openapi, outputs
+from .routes import compat, frames, health, jobs, openapi, outputs
 from .services import Services
 from .settings import Settings
 from .store import JobStore
@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None, *, store: JobStore | None = Non
                            {"WWW-Authenticate": 'Bearer realm="osvos-studio"'})
         return None
 
-    for blueprint in (jobs.bp, outputs.bp, health.bp, openapi.bp, compat.bp):
+    for blueprint in (jobs.bp, outputs.bp, frames.bp, health.bp, openapi.bp, compat.bp):
         app.register_blueprint(blueprint)
     return app

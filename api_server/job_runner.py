@@ -10,6 +10,7 @@ import time
 from osvos.cancel import Cancelled
 
 from .contract import OUTPUTS
+from .frames import video_info
 from .job_queue import JobQueue
 from .model_pool import ModelHolder
 from .pipeline import JobParams, run_pipeline
@@ -31,7 +32,7 @@ class JobRunner:
 
     def run(self, job_id: str) -> None:
         from osvos.masks import MaskError, load_mask
-        from osvos.video import VideoError, VideoInfo
+        from osvos.video import VideoError
 
         record = self.store.claim(job_id, worker_identity())
         if record is None:
@@ -46,18 +47,16 @@ class JobRunner:
             if self.store.cancel_requested(job_id):
                 raise Cancelled("cancelled before it started")
             model = self.holder.for_this_thread()
-            info = VideoInfo(record["width"], record["height"], record["fps"], record["frames"],
-                             record.get("codec") or "")
-            mask = load_mask(self.store.mask_path(job_id).read_bytes(), size=(info.width, info.height))
-            params = JobParams(**{k: v for k, v in (record.get("params") or {}).items()
-                                  if k in ("budget", "iterations", "snap", "threshold")})
-            if params.iterations is None and params.budget is None:
-                params = JobParams(budget=self.settings.default_budget, snap=params.snap)
+            info = video_info(record)
+            annotations = {index: load_mask(self.store.annotation_path(job_id, index).read_bytes(),
+                                            size=(info.width, info.height))
+                           for index in record.get("annotated_frames") or [0]}
+            params = JobParams.from_dict(record.get("params"), self.settings.default_steps)
             out_dir = self.store.staging(f"render-{job_id[:12]}")
             progress = Progress(self.store, job_id, record, self.perf.rates(),
-                                budget_s=params.budget if params.iterations is None else None)
+                                budget_s=params.budget)
             summary = run_pipeline(
-                model, video=self.store.video_path(job_id), mask=mask, info=info, params=params,
+                model, video=self.store.video_path(job_id), annotations=annotations, info=info, params=params,
                 out_dir=out_dir, report=progress,
                 cancel=lambda: self.stopping.is_set() or self.store.cancel_requested(job_id))
             sizes = {name: (out_dir / name).stat().st_size for name in OUTPUTS}

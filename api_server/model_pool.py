@@ -90,8 +90,6 @@ class ModelHolder:
 
 def default_model_factory(settings: Settings) -> Callable[[], object]:
     def load():
-        from osvos.finetune import FinetuneRecipe
         from osvos.system import OSVOS
-        return OSVOS.load(settings.weights, work_size=settings.work_size,
-                          recipe=FinetuneRecipe(pace=settings.finetune_pace))
+        return OSVOS.load(settings.weights, work_size=settings.work_size)
     return load

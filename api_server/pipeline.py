@@ -9,19 +9,20 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 
 from osvos import render
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD
+from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
 from osvos.cancel import Cancelled
 from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
 
 from .contract import OUTPUTS
+from .frames import frames_at
 
 Report = Callable[[str, float, "float | None"], None]
 """report(stage, fraction of that stage done, the model's own ETA of that stage in seconds or None)."""
@@ -29,26 +30,38 @@ Report = Callable[[str, float, "float | None"], None]
 
 @dataclass(frozen=True)
 class JobParams:
-    budget: float | None = DEFAULT_BUDGET
-    """Fine-tuning seconds (used when ``iterations`` is None)."""
-    iterations: int | None = None
+    budget: float | None = None
+    """Fine-tuning seconds: a cap on ``iterations``, or alone the whole budget."""
+    iterations: int | None = DEFAULT_STEPS
+    """Fine-tuning steps."""
     snap: bool = False
     threshold: float = DEFAULT_THRESHOLD
 
     @property
-    def finetune_budget(self) -> float | int:
-        """What ``OSVOS.finetune`` takes: a float is seconds, an int is iterations."""
-        return int(self.iterations) if self.iterations is not None else float(self.budget)
+    def finetune_budget(self) -> Budget:
+        """What ``OSVOS.finetune`` takes: the steps, the seconds, or both (whichever is reached first)."""
+        return Budget(seconds=None if self.budget is None else float(self.budget),
+                      iterations=None if self.iterations is None else int(self.iterations))
 
     def as_dict(self) -> dict:
-        return {"budget": self.budget if self.iterations is None else None, "iterations": self.iterations,
-                "snap": bool(self.snap), "threshold": float(self.threshold)}
+        return {"budget": self.budget, "iterations": self.iterations, "snap": bool(self.snap),
+                "threshold": float(self.threshold)}
+
+    @classmethod
+    def from_dict(cls, stored: dict | None, default_steps: int) -> "JobParams":
+        """The parameters a job record holds (``as_dict``); ``default_steps`` when it names no budget."""
+        known = {k: v for k, v in (stored or {}).items() if k in ("budget", "iterations", "snap", "threshold")}
+        params = cls(**{"iterations": None, **known})
+        if params.iterations is None and params.budget is None:
+            params = replace(params, iterations=default_steps)
+        return params
 
 
-def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, params: JobParams, out_dir: Path,
-                 report: Report, cancel: Callable[[], bool]) -> dict:
-    """Fine-tune ``model`` on (first frame, mask), segment every frame and write all of :data:`OUTPUTS`
-    into ``out_dir``. Raises ``osvos.cancel.Cancelled`` when ``cancel()`` turns true.
+def run_pipeline(model, *, video: Path, annotations: Mapping[int, np.ndarray], info: VideoInfo, params: JobParams,
+                 out_dir: Path, report: Report, cancel: Callable[[], bool]) -> dict:
+    """Fine-tune ``model`` on the annotated frames (frame index → mask), segment every frame (the annotated ones
+    come out as annotated) and write all of :data:`OUTPUTS` into ``out_dir``. Raises ``osvos.cancel.Cancelled``
+    when ``cancel()`` turns true.
 
     Returns a summary: frames written, per-stage seconds.
     """
@@ -59,19 +72,20 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
     timings = {}
     started = time.monotonic()
     report("decoding", 0.0, None)
-    first = next(iter(read_frames(video, info)), None)
-    if first is None:
-        raise ValueError("the video has no decodable frames")
-    if mask.shape != first.shape[:2]:
-        raise ValueError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the video is "
-                         f"{first.shape[1]}x{first.shape[0]}")
+    frames = frames_at(video, info, sorted(annotations))
+    for index, frame in frames.items():
+        mask = annotations[index]
+        if mask.shape != frame.shape[:2]:
+            raise ValueError(f"the mask of frame {index} is {mask.shape[1]}x{mask.shape[0]} but the video is "
+                             f"{frame.shape[1]}x{frame.shape[0]}")
     report("decoding", 1.0, 0.0)
     check()
     timings["decoding"] = time.monotonic() - started
 
     started = time.monotonic()
     report("finetuning", 0.0, None)
-    tuned = model.finetune(first, mask, params.finetune_budget,
+    order = sorted(annotations)
+    tuned = model.finetune([frames[i] for i in order], [annotations[i] for i in order], params.finetune_budget,
                            progress=lambda fraction, eta=None: report("finetuning", float(fraction), eta),
                            cancel=cancel)
     tuned = model if tuned is None else tuned
@@ -85,7 +99,7 @@ def run_pipeline(model, *, video: Path, mask: np.ndarray, info: VideoInfo, param
 
     def segmented() -> Iterator[np.ndarray]:
         stream = tuned.segment(read_frames(video, info), snap=params.snap, threshold=params.threshold,
-                               cancel=cancel)
+                               cancel=cancel, annotations=annotations)
         try:
             for index, predicted in enumerate(stream):
                 predicted = np.asarray(predicted, bool)

@@ -6,7 +6,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_BUDGET, DEFAULT_WORK_SIZE, FINETUNE_PACE
+from osvos.budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE
+
+MAX_ITERATIONS = 100_000
+"""The most fine-tuning steps a job may ask for (``iterations``, ``OSVOS_DEFAULT_STEPS``)."""
 
 
 class SettingsError(ValueError):
@@ -31,11 +34,9 @@ class Settings:
     """``OSVOS_WEIGHTS``: parent network weights; unset = the weights shipped with osvos."""
     work_size: int = DEFAULT_WORK_SIZE
     """``OSVOS_WORK_SIZE``: longest side at which the network runs (default: osvos's); 0 = full resolution."""
-    default_budget: float = DEFAULT_BUDGET
-    """``OSVOS_DEFAULT_BUDGET``: fine-tuning seconds when a request gives no ``budget``."""
-    finetune_pace: float = FINETUNE_PACE
-    """``OSVOS_FINETUNE_PACE``: most fine-tuning steps per budget second (default: osvos's, 125 steps for
-    60 s), so a fast machine finishes early instead of overfitting; 0 = train for the whole budget."""
+    default_steps: int = DEFAULT_STEPS
+    """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
+    (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
     max_budget: float = 1800.0
     """``OSVOS_MAX_BUDGET``: the largest ``budget`` (seconds) a request may ask for."""
     infer_timeout: float = 3600.0
@@ -51,8 +52,8 @@ class Settings:
     _ENV = {
         "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
-        "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_budget": "OSVOS_DEFAULT_BUDGET",
-        "finetune_pace": "OSVOS_FINETUNE_PACE", "max_budget": "OSVOS_MAX_BUDGET",
+        "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_steps": "OSVOS_DEFAULT_STEPS",
+        "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
 
@@ -88,9 +89,9 @@ class Settings:
             (self.max_frames > 0, "OSVOS_MAX_FRAMES must be positive"),
             (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
-            (self.default_budget > 0, "OSVOS_DEFAULT_BUDGET must be positive"),
-            (self.finetune_pace >= 0, "OSVOS_FINETUNE_PACE must be 0 (no cap) or positive"),
-            (self.max_budget >= self.default_budget, "OSVOS_MAX_BUDGET must be at least OSVOS_DEFAULT_BUDGET"),
+            (1 <= self.default_steps <= MAX_ITERATIONS,
+             f"OSVOS_DEFAULT_STEPS must be a whole number from 1 to {MAX_ITERATIONS}"),
+            (self.max_budget > 0, "OSVOS_MAX_BUDGET must be positive"),
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
             (0 <= self.worker_nice <= 19, "OSVOS_WORKER_NICE must be between 0 and 19"),

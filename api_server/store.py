@@ -5,6 +5,8 @@ Layout under the storage root::
     jobs/<id>/job.json        the job's record (state, stage, progress, ...), replaced atomically
     jobs/<id>/video           the uploaded video, byte for byte (the client's file name is never used)
     jobs/<id>/mask.png        the binarised first-frame mask (0/255 PNG)
+    jobs/<id>/annotations/    the masks of the other annotated frames of a correction job (<frame:05d>.png)
+    jobs/<id>/frames/         frames decoded on request (<frame:05d>.jpg), kept for the next request
     jobs/<id>/outputs/        appears in one rename once every output is rendered; never half-written
     jobs/<id>/.lock           flock() target serialising read-modify-write of job.json
     jobs/<id>/.cancel         present when a cancel was requested
@@ -63,6 +65,17 @@ def atomic_write_json(path: Path, value) -> None:
     atomic_write_bytes(path, json.dumps(value, indent=1, sort_keys=True).encode())
 
 
+def annotated_frames(record: dict) -> list[int]:
+    """A job's annotated frames, in order (a job made before corrections existed: frame 0)."""
+    return list(record.get("annotated_frames") or [0])
+
+
+def annotation_file(folder: Path, frame: int) -> Path:
+    """The mask file of annotated frame ``frame`` in a job folder (or a staging folder that becomes one)."""
+    frame = int(frame)
+    return folder / "mask.png" if frame == 0 else folder / "annotations" / f"{frame:05d}.png"
+
+
 def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -104,8 +117,14 @@ class JobStore:
     def video_path(self, job_id: str) -> Path:
         return self.job_dir(job_id) / "video"
 
-    def mask_path(self, job_id: str) -> Path:
-        return self.job_dir(job_id) / "mask.png"
+    def annotation_path(self, job_id: str, frame: int) -> Path:
+        """Where the mask of annotated frame ``frame`` is kept: ``mask.png`` for frame 0 (every job has it),
+        ``annotations/<frame>.png`` for the frames corrections add."""
+        return annotation_file(self.job_dir(job_id), frame)
+
+    def frame_cache_path(self, job_id: str, frame: int) -> Path:
+        """Where frame ``frame`` of the job's video is kept once decoded (JPEG)."""
+        return self.job_dir(job_id) / "frames" / f"{int(frame):05d}.jpg"
 
     def output_path(self, job_id: str, filename: str) -> Path:
         """Path of a finished output; ``filename`` must come from the server's own whitelist."""

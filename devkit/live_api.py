@@ -69,6 +69,16 @@ def post_job(base: str, clip: dict, *, mask: Path | None = None, video: Path | N
                              data={k: str(v) for k, v in fields.items()}, headers=headers, timeout=60)
 
 
+def post_correction(base: str, job_id: str, corrections: list[tuple[object, bytes]], *, headers=None,
+                    **fields) -> requests.Response:
+    """POST /api/v1/jobs/<id>/corrections with (frame, mask PNG bytes) pairs (repeated ``frame`` and ``mask``
+    fields, in order) and ``fields`` as further form fields."""
+    data = [("frame", str(frame)) for frame, _ in corrections] + [(k, str(v)) for k, v in fields.items()]
+    files = [("mask", (f"mask-{frame}.png", png, "image/png")) for frame, png in corrections]
+    return requests.post(f"{base}/api/v1/jobs/{job_id}/corrections", data=data, files=files, headers=headers,
+                         timeout=60)
+
+
 def wait_for(base: str, job_id: str, states=TERMINAL, timeout: float = 60.0, headers=None) -> dict:
     """The job's document once it is in one of ``states``."""
     deadline = time.monotonic() + timeout

@@ -2,7 +2,7 @@
 """Time one job through the HTTP API end to end: post, poll to done, list the outputs, probe overlay.mp4.
 
     python scripts/benchmark_api.py VIDEO MASK [--url http://127.0.0.1:5000 | --start-server]
-                                    [--budget SECONDS | --iterations N] [--snap] [--out DIR] [--token T]
+                                    [--iterations N] [--budget SECONDS] [--snap] [--out DIR] [--token T]
                                     [--duplicates 10] [--pollers 50 [--poll-interval 0.25] [--poll-seconds S]]
 
 ``--start-server`` runs ``python -m api_server --port 0`` for the duration (with the current OSVOS_*
@@ -40,9 +40,8 @@ def main() -> int:
     parser.add_argument("--url", default="http://127.0.0.1:5000")
     parser.add_argument("--start-server", action="store_true")
     parser.add_argument("--token", default=os.environ.get("OSVOS_API_TOKEN"))
-    group = parser.add_mutually_exclusive_group()
-    group.add_argument("--budget", type=float, help="fine-tuning seconds (server default if neither is given)")
-    group.add_argument("--iterations", type=int)
+    parser.add_argument("--iterations", type=int, help="fine-tuning steps (server default if neither is given)")
+    parser.add_argument("--budget", type=float, help="fine-tuning seconds: a cap on the steps, or alone the budget")
     parser.add_argument("--snap", action="store_true")
     parser.add_argument("--out", type=Path, help="download the outputs here")
     parser.add_argument("--timeout", type=float, default=3600)

@@ -45,6 +45,6 @@ def health():
                     "live": sum(1 for w in processes if w["state"] in ("idle", "busy")), "processes": processes},
         "jobs": counts,
         "limits": {"max_upload_mb": svc.settings.max_upload_mb, "max_frames": svc.settings.max_frames,
-                   "default_budget_s": svc.settings.default_budget, "max_budget_s": svc.settings.max_budget},
+                   "default_steps": svc.settings.default_steps, "max_budget_s": svc.settings.max_budget},
         "auth": bool(svc.settings.api_token),
     })

@@ -4,25 +4,38 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from ..contract import STATES, TERMINAL
+from ..corrections import correct
 from ..errors import ApiError
 from ..services import services
 from ..submit import submit
-from .views import checked_id, job_view, view_etag
+from .views import NOT_FOUND, checked_id, job_record, job_view, view_etag
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+
+
+def _queued(record: dict, created: bool):
+    """202 with the job's id, status URL and state; ``deduplicated`` when an identical job existed."""
+    view = job_view(record)
+    body = {"id": record["id"], "status_url": view["status_url"], "state": record["state"],
+            "deduplicated": not created, "parent": view["parent"], "annotated_frames": view["annotated_frames"]}
+    response = jsonify(body)
+    response.status_code = 202
+    response.headers["Location"] = view["status_url"]
+    return response
 
 
 @bp.post("")
 def create_job():
     record, created = submit(services(), video=request.files.get("video"), mask=request.files.get("mask"),
                              form=request.form, name=request.form.get("name"))
-    view = job_view(record)
-    body = {"id": record["id"], "status_url": view["status_url"], "state": record["state"],
-            "deduplicated": not created}
-    response = jsonify(body)
-    response.status_code = 202
-    response.headers["Location"] = view["status_url"]
-    return response
+    return _queued(record, created)
+
+
+@bp.post("/<job_id>/corrections")
+def correct_job(job_id: str):
+    """A new job: this finished job's video and annotations plus the posted (frame, mask) pairs."""
+    record, created = correct(services(), job_id, job_record(job_id), request.form, request.files)
+    return _queued(record, created)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -52,16 +65,6 @@ def list_jobs():
                     "offset": offset})
 
 
-NOT_FOUND = "no job with this id (it may have been deleted or evicted)"
-
-
-def _record(job_id: str) -> dict:
-    record = services().store.get(checked_id(job_id))
-    if record is None:
-        raise ApiError(404, "not_found", NOT_FOUND)
-    return record
-
-
 @bp.get("/<job_id>")
 def get_job(job_id: str):
     """The job's view, with an ETag of its stored record: a poller that sends it back in ``If-None-Match`` gets
@@ -85,7 +88,7 @@ def get_job(job_id: str):
 
 @bp.post("/<job_id>/cancel")
 def cancel_job(job_id: str):
-    record = _record(job_id)
+    record = job_record(job_id)
     if record.get("state") == "cancelled":
         return jsonify(job_view(record))
     if record.get("state") in TERMINAL:
@@ -98,7 +101,7 @@ def cancel_job(job_id: str):
 
 @bp.delete("/<job_id>")
 def delete_job(job_id: str):
-    _record(job_id)
+    job_record(job_id)
     if not services().store.delete(job_id):
         raise ApiError(404, "not_found", "no job with this id")
     return jsonify({"id": job_id, "deleted": True})

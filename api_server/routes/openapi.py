@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify
 
 from ..contract import OUTPUTS, STAGES, STATES
 from ..services import API_VERSION, services
+from ..settings import MAX_ITERATIONS
 
 bp = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -22,16 +23,46 @@ def _json(ref: str, description: str) -> dict:
 JOB_ID = {"name": "job_id", "in": "path", "required": True,
           "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
           "description": "content-addressed job id"}
+FRAME_INDEX = {"name": "index", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0},
+               "description": "frame index: 0 is the first frame; frame n of the video is mask n of masks.zip"}
+
+
+def _image(media_type: str, description: str) -> dict:
+    return {"description": description, "content": {media_type: {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _frame_paths() -> dict:
+    """The paths that give one frame of a job by index (what a correction is drawn on)."""
+    def get(summary: str, operation: str, media_type: str, what: str, extra: dict | None = None) -> dict:
+        return {"parameters": [JOB_ID, FRAME_INDEX],
+                "get": {"summary": summary, "operationId": operation,
+                        "responses": {"200": _image(media_type, what), "304": {"description": "not modified"},
+                                      **(extra or {})}}}
+
+    return {
+        "/api/v1/jobs/{job_id}/frames/{index}": get(
+            "Frame n of the job's video, decoded by index on the server (never seeked by time)", "getFrame",
+            "image/jpeg", "the frame", {"404": _error("no such job, or no such frame")}),
+        "/api/v1/jobs/{job_id}/masks/{index}": get(
+            "Predicted mask n of a finished job (the n-th PNG of masks.zip)", "getPredictedMask", "image/png",
+            "0/255 mask", {"404": _error("no such job or frame"), "409": _error("the job is not done")}),
+        "/api/v1/jobs/{job_id}/annotations/{index}": get(
+            "The mask a job was given for annotated frame n", "getAnnotation", "image/png", "0/255 mask",
+            {"404": _error("no such job, or the frame is not annotated")}),
+        "/api/v1/jobs/{job_id}/annotations/{index}/thumbnail": get(
+            "Annotated frame n with its mask tinted over it, small (the job's history)", "getAnnotationThumbnail",
+            "image/jpeg", "thumbnail", {"404": _error("no such job, or the frame is not annotated")}),
+    }
 
 
 def spec(settings) -> dict:
     upload_fields = {
+        "iterations": {"type": "integer", "minimum": 1, "maximum": MAX_ITERATIONS,
+                       "description": f"fine-tuning steps (default {settings.default_steps}): the same video and "
+                                      "mask give the same masks on any machine"},
         "budget": {"type": "number", "exclusiveMinimum": 0, "maximum": settings.max_budget,
-                   "description": f"fine-tuning time in seconds (default {settings.default_budget:g})"
-                                  + (f", at most {settings.finetune_pace:.4g} steps per second of it: a fast machine "
-                                     "finishes sooner" if settings.finetune_pace else "")},
-        "iterations": {"type": "integer", "minimum": 1,
-                       "description": "fine-tune for this many iterations instead of a time budget"},
+                   "description": "fine-tuning seconds: with 'iterations', a time cap (whichever comes first); "
+                                  "alone, train for this long (the result then depends on the machine)"},
         "snap": {"type": "boolean", "default": False, "description": "snap mask edges to image contours"},
     }
     bad_input = {
@@ -100,6 +131,41 @@ def spec(settings) -> dict:
                                                                            "deleted": {"type": "boolean"}}}}}},
                                          "404": _error("no such job")}},
             },
+            "/api/v1/jobs/{job_id}/corrections": {
+                "parameters": [JOB_ID],
+                "post": {
+                    "summary": "Correct a finished job: re-run it with masks drawn on more frames",
+                    "operationId": "correctJob",
+                    "description": "A new job with the job's video, every annotation so far (its own and its "
+                                   "parent's) and the posted ones; a frame annotated before takes the new mask. "
+                                   "Its id is the content hash of all of them (the same correction twice is one "
+                                   "job); its record links to this job as 'parent'; this job is not changed. "
+                                   "Fine-tuning shares the job's budget between the annotated frames, and they "
+                                   "come out exactly as annotated.",
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {
+                        "schema": {"type": "object", "required": ["frame", "mask"], "properties": {
+                            "frame": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                                      "description": "index of each corrected frame (0 is the first), once each"},
+                            "mask": {"type": "array", "items": {"type": "string", "format": "binary"},
+                                     "description": "one mask image per 'frame', in the same order, at the "
+                                                    "video's size"},
+                            "name": {"type": "string", "maxLength": 200,
+                                     "description": "display name (default: the job's)"}}},
+                        "encoding": {"frame": {"style": "form", "explode": True},
+                                     "mask": {"style": "form", "explode": True}}}}},
+                    "responses": {"202": {**_json("JobCreated", "the new job: queued, running or already done"),
+                                          "headers": {"Location": {"schema": {"type": "string"}}}},
+                                  "400": _error("missing or unpaired field, frame outside the video, a frame "
+                                                "given twice"),
+                                  "404": _error("no such job"),
+                                  "409": _error("the job is not done"),
+                                  "413": _error(f"request larger than {settings.max_upload_mb:g} MB"),
+                                  "422": _error("a mask undecodable, empty, full, not a mask or not the video's "
+                                                "size"),
+                                  "503": _error("the model could not be loaded")},
+                },
+            },
+            **_frame_paths(),
             "/api/v1/jobs/{job_id}/cancel": {
                 "parameters": [JOB_ID],
                 "post": {"summary": "Cancel a queued or running job", "operationId": "cancelJob",
@@ -165,7 +231,10 @@ def spec(settings) -> dict:
                                "properties": {"id": {"type": "string"}, "status_url": {"type": "string"},
                                               "state": {"type": "string", "enum": list(STATES)},
                                               "deduplicated": {"type": "boolean",
-                                                               "description": "an identical job existed"}}},
+                                                               "description": "an identical job existed"},
+                                              "parent": {"type": ["string", "null"]},
+                                              "annotated_frames": {"type": "array",
+                                                                   "items": {"type": "integer"}}}},
                 "Job": {"type": "object", "properties": {
                     "id": {"type": "string"}, "name": {"type": "string"},
                     "state": {"type": "string", "enum": list(STATES)},
@@ -179,6 +248,10 @@ def spec(settings) -> dict:
                     "started": {"type": ["string", "null"], "format": "date-time"},
                     "finished": {"type": ["string", "null"], "format": "date-time"},
                     "params": {"type": "object"}, "model_version": {"type": "string"},
+                    "annotated_frames": {"type": "array", "items": {"type": "integer"},
+                                         "description": "the frames the job was given masks for, in order"},
+                    "parent": {"type": ["string", "null"],
+                               "description": "the job this one corrects (null for an upload)"},
                     "cancel_requested": {"type": "boolean"},
                     "status_url": {"type": "string"},
                     "outputs": {"type": "object", "additionalProperties": {"type": "string"},

@@ -6,7 +6,7 @@ from flask import Blueprint, request, send_file
 from ..contract import OUTPUTS
 from ..errors import ApiError
 from ..services import services
-from .views import checked_id
+from .views import job_record, private_if_authenticated
 
 bp = Blueprint("outputs", __name__, url_prefix="/api/v1/jobs")
 
@@ -17,9 +17,7 @@ def send_output(job_id: str, name: str, *, attachment: bool = False):
     if media_type is None:
         raise ApiError(404, "unknown_output", f"no output called '{name[:60]}'; outputs are: "
                                               + ", ".join(OUTPUTS))
-    record = store.get(checked_id(job_id))
-    if record is None:
-        raise ApiError(404, "not_found", "no job with this id (it may have been deleted or evicted)")
+    record = job_record(job_id)
     if record.get("state") != "done":
         raise ApiError(409, "not_ready", f"the job is {record.get('state')}; outputs exist once it is done")
     path = store.output_path(job_id, name)  # name is one of the OUTPUTS keys (checked above)
@@ -30,11 +28,8 @@ def send_output(job_id: str, name: str, *, attachment: bool = False):
     except FileNotFoundError:
         raise ApiError(404, "not_found", "the job's outputs are gone (deleted or evicted)") from None
     store.touch(job_id)
-    if services().settings.api_token:
-        response.cache_control.public = False
-        response.cache_control.private = True
     response.headers["Accept-Ranges"] = "bytes"
-    return response
+    return private_if_authenticated(response)
 
 
 @bp.get("/<job_id>/outputs/<name>")

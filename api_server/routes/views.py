@@ -8,7 +8,10 @@ from flask import url_for
 
 from ..contract import OUTPUTS
 from ..errors import ApiError
-from ..store import valid_id
+from ..services import services
+from ..store import annotated_frames, valid_id
+
+NOT_FOUND = "no job with this id (it may have been deleted or evicted)"
 
 VIEW_VERSION = b"job view 1"
 """Part of every job ETag: change it when ``job_view`` shows a record differently."""
@@ -32,6 +35,22 @@ def view_etag(raw: bytes) -> str:
     return hashlib.blake2b(VIEW_VERSION + b"\0" + raw, digest_size=12).hexdigest()
 
 
+def job_record(job_id: str) -> dict:
+    """The stored record of ``job_id``; 404 when there is none."""
+    record = services().store.get(checked_id(job_id))
+    if record is None:
+        raise ApiError(404, "not_found", NOT_FOUND)
+    return record
+
+
+def private_if_authenticated(response):
+    """Files of an API that needs a token must not sit in shared caches."""
+    if services().settings.api_token:
+        response.cache_control.public = False
+        response.cache_control.private = True
+    return response
+
+
 def job_view(record: dict) -> dict:
     job_id = record["id"]
     done = record.get("state") == "done"
@@ -52,6 +71,8 @@ def job_view(record: dict) -> dict:
         "started": iso(record.get("started")),
         "finished": iso(record.get("finished")),
         "params": record.get("params"),
+        "annotated_frames": annotated_frames(record),
+        "parent": record.get("parent"),
         "model_version": record.get("model_version"),
         "cancel_requested": bool(record.get("cancel_requested")) and record.get("state") == "running",
         "status_url": url_for("jobs.get_job", job_id=job_id),

@@ -103,8 +103,7 @@ class Stack:
         common = {**clean_env(), "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
                   "OSVOS_DATA_DIR": str(self.data), "OSVOS_API_TOKEN": self.token}
         api_env = {**common, "OSVOS_WORK_SIZE": str(work_size), "OSVOS_MAX_UPLOAD_MB": f"{MAX_UPLOAD_MB:g}",
-                   "OSVOS_MAX_FRAMES": str(MAX_FRAMES), "OSVOS_DEFAULT_BUDGET": "1", "OSVOS_MAX_BUDGET": "120",
-                   "OSVOS_FINETUNE_PACE": "0"}
+                   "OSVOS_MAX_FRAMES": str(MAX_FRAMES), "OSVOS_DEFAULT_STEPS": "2", "OSVOS_MAX_BUDGET": "120"}
         site_env = {**common, "OSVOS_API_URL": self.api_url, "DJANGO_DEBUG": "0", "OSVOS_WEB_HTTPS": "0",
                     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "OSVOS_WEB_MAX_VIDEO_MB": f"{MAX_UPLOAD_MB:g}",
                     "OSVOS_WEB_MAX_MASK_MB": f"{MAX_UPLOAD_MB:g}", "OSVOS_API_RETRIES": "1",

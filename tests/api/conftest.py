@@ -39,8 +39,8 @@ def make_server(tmp_path):
     servers = []
 
     def start(*, workers: int = 1, data_dir: Path | None = None, model=None, **overrides) -> ApiServer:
-        settings = Settings(data_dir=data_dir or tmp_path / "store", default_budget=0.1, poll_interval=0.2,
-                            **overrides)
+        settings = Settings(**{"data_dir": data_dir or tmp_path / "store", "default_steps": 2, "poll_interval": 0.2,
+                               **overrides})
         fake = model or FakeModel()
         server = ApiServer(settings, host="127.0.0.1", port=0, workers=workers, threads=4,
                            model_factory=lambda: fake, loop_timeout=0.1)

@@ -248,3 +248,24 @@ def test_job_directory_never_holds_half_a_render(make_server, clip):
         assert body["state"] in ("queued", "running")
     assert "segmenting" in seen
     assert {p.name for p in (folder / "outputs").iterdir()} == expected
+
+
+def test_steps_and_seconds_in_the_job_record(make_server, clip):
+    """Neither field: the default steps; ``budget`` alone: seconds only; both: steps with a time cap. The fake
+    model is handed the matching ``Budget``; the record keeps both fields (and no pace)."""
+    from osvos.budget import Budget
+
+    server = make_server(default_steps=7)
+    cases = [({}, {"budget": None, "iterations": 7}), ({"budget": 0.1}, {"budget": 0.1, "iterations": None}),
+             ({"iterations": 3, "budget": 0.2}, {"budget": 0.2, "iterations": 3})]
+    for fields, expected in cases:
+        job_id = post_job(server.url, clip, **fields).json()["id"]
+        body = wait_for(server.url, job_id)
+        assert body["state"] == "done", body
+        assert {k: body["params"][k] for k in ("budget", "iterations")} == expected
+        record = server.store.get(job_id)
+        assert "finetune_pace" not in record and record["params"] == body["params"]
+    assert server.fake.finetune_calls == 3
+    assert [Budget(seconds=e["budget"], iterations=e["iterations"]) for _, e in cases] == server.fake.budgets
+    health = requests.get(f"{server.url}/api/v1/health", timeout=5).json()
+    assert health["limits"]["default_steps"] == 7 and "default_budget_s" not in health["limits"]

@@ -3,14 +3,17 @@
 work size 64 (TensorFlow import and model load included, it is the slowest test of tests/api)."""
 from __future__ import annotations
 
+import io
 import signal
 import time
+import zipfile
 
 import cv2
+import numpy as np
 import pytest
 import requests
 
-from devkit.live_api import ApiProcess, wait_for
+from devkit.live_api import ApiProcess, post_correction, wait_for
 from osvos.masks import mask_png_bytes, read_label_png
 from osvos.video import probe_video, read_frames, write_video
 
@@ -35,7 +38,7 @@ def small_blackswan(tmp_path_factory, hevc_sample, blackswan_mask) -> dict:
 @pytest.fixture
 def live_api(tmp_path):
     api = ApiProcess(("--workers", "1"), env={"OSVOS_DATA_DIR": str(tmp_path / "store"), "OSVOS_WORK_SIZE": "64",
-                                              "OSVOS_DEFAULT_BUDGET": "5"}, timeout=120)
+                                              "OSVOS_DEFAULT_STEPS": "2"}, timeout=120)
     yield api.url, api.proc, api.log
     api.stop()
 
@@ -61,6 +64,17 @@ def test_real_osvos_job_over_http(live_api, small_blackswan, tmp_path):
     health = requests.get(f"{base}/api/v1/health", timeout=10).json()
     assert health["model"]["state"] == "ready" and health["workers"]["alive"] == 1
     print(f"real end-to-end job: {time.monotonic() - started:.1f} s")
+
+    # A correction on frame 6 (the first mask shifted, standing in for the user's drawing): the real model
+    # fine-tunes on frames 0 and 6 and gives frame 6 back exactly as drawn.
+    drawn = np.roll(read_label_png(small_blackswan["mask"]), 3, axis=1)
+    reply = post_correction(base, body["id"], [(6, mask_png_bytes(drawn))])
+    assert reply.status_code == 202, reply.text
+    corrected = wait_for(base, reply.json()["id"], timeout=240)
+    assert corrected["state"] == "done", (corrected, "".join(log[-40:]))
+    assert (corrected["parent"], corrected["annotated_frames"]) == (body["id"], [0, 6])
+    with zipfile.ZipFile(io.BytesIO(requests.get(base + corrected["outputs"]["masks.zip"], timeout=30).content)) as zf:
+        assert np.array_equal(cv2.imdecode(np.frombuffer(zf.read("00006.png"), np.uint8), 0) > 127, drawn)
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == 0, "".join(log[-20:])

@@ -17,6 +17,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
+from osvos.budget import DEFAULT_STEPS
 
 
 def _dead_pid() -> int:
@@ -138,14 +139,14 @@ def test_store_over_budget_evicts_after_a_job(make_server, clip):
 def test_settings_from_environment():
     settings = Settings.from_env({"OSVOS_DATA_DIR": "/tmp/x", "OSVOS_API_TOKEN": "t", "OSVOS_MAX_UPLOAD_MB": "5",
                                   "OSVOS_MAX_FRAMES": "10", "OSVOS_CACHE_GB": "0.5", "OSVOS_WORK_SIZE": "96",
-                                  "OSVOS_DEFAULT_BUDGET": "2.5", "OSVOS_REDIS_URL": "", "OSVOS_WEIGHTS": " "})
+                                  "OSVOS_DEFAULT_STEPS": "40", "OSVOS_REDIS_URL": "", "OSVOS_WEIGHTS": " "})
     assert settings.data_dir.as_posix() == "/tmp/x" and settings.api_token == "t"
     assert settings.max_upload_bytes == 5 * 1024 * 1024 and settings.max_frames == 10
-    assert settings.work_size == 96 and settings.default_budget == 2.5
+    assert settings.work_size == 96 and settings.default_steps == 40
     assert settings.redis_url is None and settings.weights is None and settings.queue_backend == "sqlite"
     defaults = Settings.from_env({})
-    assert (defaults.max_upload_mb, defaults.max_frames, defaults.default_budget, defaults.api_token) == (
-        200, 900, 60, None)
+    assert (defaults.max_upload_mb, defaults.max_frames, defaults.default_steps, defaults.api_token) == (
+        200, 900, DEFAULT_STEPS, None)
     assert defaults.data_dir.as_posix() == "data/store"
     with pytest.raises(SettingsError, match="OSVOS_MAX_FRAMES"):
         Settings.from_env({"OSVOS_MAX_FRAMES": "many"})
@@ -154,10 +155,12 @@ def test_settings_from_environment():
     assert defaults.work_size == 512 and Settings.from_env({"OSVOS_WORK_SIZE": "0"}).work_size == 0
     with pytest.raises(SettingsError, match="OSVOS_WORK_SIZE"):
         Settings.from_env({"OSVOS_WORK_SIZE": "8"})
-    assert defaults.finetune_pace == pytest.approx(125 / 60)
-    assert Settings.from_env({"OSVOS_FINETUNE_PACE": "0"}).finetune_pace == 0
-    with pytest.raises(SettingsError, match="OSVOS_FINETUNE_PACE"):
-        Settings.from_env({"OSVOS_FINETUNE_PACE": "-1"})
+    assert DEFAULT_STEPS == 125 and not hasattr(defaults, "finetune_pace")
+    for bad in ("0", "-3", "2.5", "many", "100001"):
+        with pytest.raises(SettingsError, match="OSVOS_DEFAULT_STEPS"):
+            Settings.from_env({"OSVOS_DEFAULT_STEPS": bad})
+    with pytest.raises(SettingsError, match="OSVOS_MAX_BUDGET"):
+        Settings.from_env({"OSVOS_MAX_BUDGET": "0"})
     assert defaults.worker_nice == 10 and Settings.from_env({"OSVOS_WORKER_NICE": "0"}).worker_nice == 0
     with pytest.raises(SettingsError, match="OSVOS_WORKER_NICE"):
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})

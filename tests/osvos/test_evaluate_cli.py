@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from osvos import cli
-from osvos.masks import save_mask
+from osvos.masks import read_label_png, save_mask
 from osvos.metrics import f_measure, jaccard, temporal_instability
 
 from osvos_helpers import REPO, square_case
@@ -190,6 +190,44 @@ def test_segment_cli_bad_mask(frames_dir, tmp_path, case, capsys):
     assert message.startswith("error:") and len(message.splitlines()) == 1
     assert {"wrong-size": "64x40", "all-black": "empty", "missing": "bad.png"}[case] in message
     assert not (tmp_path / "out").exists()
+
+
+def test_segment_cli_with_two_annotated_frames(frames_dir, tmp_path):
+    """--mask PATH (frame 0) and --mask 2:PATH: fine-tuning on both, and both written exactly as given."""
+    folder, first = frames_dir
+    later = rect(4, 40, 12, 14)  # not where the square is: only the annotation can put it there
+    save_mask(later, tmp_path / "mask2.png")
+    out = tmp_path / "out"
+    proc = run_cli("segment", "--frames", str(folder), "--mask", str(first), "--mask", f"2:{tmp_path / 'mask2.png'}",
+                   "--out", str(out), "--steps", "2", "--work-size", "64")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [f"clip_{k:03d}.png" for k in range(4)]
+    assert np.array_equal(read_label_png(out / "clip_002.png"), later)
+    assert np.array_equal(read_label_png(out / "clip_000.png"), read_label_png(first))
+    assert "wrote 4 masks" in proc.stdout and "2 steps" in proc.stdout
+
+
+@pytest.mark.parametrize("indices, words", [
+    (("0", "4"), "the video has frames 0 to 3"),
+    (("1", "1"), "frame 1 is annotated twice"),
+])
+def test_segment_cli_bad_annotation_index(frames_dir, tmp_path, capsys, indices, words):
+    folder, mask = frames_dir
+    args = [arg for index in indices for arg in ("--mask", f"{index}:{mask}")]
+    code = cli.main(["segment", "--frames", str(folder), *args, "--out", str(tmp_path / "out"), "--steps", "0"])
+    assert code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("error:") and len(message.splitlines()) == 1 and words in message, message
+    assert f"--mask {indices[-1]}:" in message or "twice" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_segment_cli_negative_index_is_a_usage_error(frames_dir, tmp_path, capsys):
+    folder, mask = frames_dir
+    with pytest.raises(SystemExit) as info:
+        cli.main(["segment", "--frames", str(folder), "--mask", f"-1:{mask}", "--out", str(tmp_path / "out")])
+    assert info.value.code == 2
+    assert "error: argument --mask: expected one argument" in capsys.readouterr().err
 
 
 def test_segment_cli_refuses_photo_as_mask(tmp_path, hevc_sample, photo_mask):

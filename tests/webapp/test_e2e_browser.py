@@ -17,11 +17,13 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import requests
 
 from devkit import shared_data
-from devkit.live_api import free_port
+from devkit.live_api import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,8 +55,7 @@ def studio(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "OSVOS_"))}
     env.update(OSVOS_DATA_DIR=str(data), OSVOS_API_PORT=str(api_port), OSVOS_WEB_PORT=str(web_port),
                OSVOS_WORK_SIZE=os.environ.get("OSVOS_E2E_WORK_SIZE", "64"),
-               OSVOS_DEFAULT_BUDGET=os.environ.get("OSVOS_E2E_BUDGET", "2"),
-               OSVOS_FINETUNE_PACE="0",  # jobs take their whole budget, so the cancel test finds one running
+               OSVOS_DEFAULT_STEPS=os.environ.get("OSVOS_E2E_STEPS", "10"),
                PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "serve.log"
@@ -270,6 +271,8 @@ def test_drawn_mask_then_cancel(studio, page):
     page.mouse.move(box["x"] + (x1 - 40) * scale, box["y"] + (y1 - 40) * scale, steps=8)
     page.mouse.up()
     shot(page, "11-upload-draw")
+    page.click("details.field summary")
+    page.fill('input[name="budget"]', "300")  # seconds alone: the job trains that long, so it is still running
     page.click('[data-testid="submit"]')
     page.wait_for_url("**/jobs/*/", timeout=120_000)
     page.click('[data-testid="cancel"]')
@@ -299,3 +302,112 @@ def test_first_frame_of_an_h264_video_is_decoded_in_the_browser(studio, page, tm
     page.click('[data-testid="submit"]')
     assert "Draw the object" in page.text_content("#submit-status")
     assert page.url.endswith("/upload/")
+
+
+def _api_job(studio) -> dict:
+    """A finished job of the sample through the API (the same upload as the first test: one job, computed once)."""
+    api = studio["api"]
+    with open(SAMPLE_VIDEO, "rb") as video, open(SAMPLE_MASK, "rb") as mask:
+        reply = requests.post(f"{api}/api/v1/jobs", files={"video": video, "mask": mask},
+                              data={"name": "black swan"}, timeout=120)
+    assert reply.status_code == 202, reply.text
+    return wait_for(api, reply.json()["id"], timeout=JOB_TIMEOUT_S)
+
+
+def _png(response) -> np.ndarray:
+    assert response.status_code == 200, response.text[:300]
+    return cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_GRAYSCALE) > 127
+
+
+def test_correct_a_frame_through_the_site(studio, page):
+    """From the preview (video time) to the correction page (frame by number), redraw frame n's mask over the
+    prediction, run again: the new job has the parent link, frames 0 and n annotated, and gives frame n back
+    exactly as drawn; the job page's history shows both frames."""
+    from PIL import Image
+
+    base, api = studio["base"], studio["api"]
+    parent = _api_job(studio)
+    assert parent["state"] == "done", parent
+    frames, fps = parent["frames"], parent["fps"]
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url.split("/jobs/", 1)[-1])
+            if "/frames/" in request.url or "/masks/" in request.url else None)
+
+    # The preview's button opens the correction page at the frame on screen (time → number once, here only).
+    page.goto(f"{base}/jobs/{parent['id']}/preview/")
+    page.wait_for_function("() => { const v = document.querySelector('video#preview');"
+                           " return v && v.readyState >= 2; }", timeout=60_000)
+    page.evaluate("() => new Promise((resolve) => { const v = document.querySelector('video#preview');"
+                  " v.addEventListener('seeked', resolve, {once: true}); v.currentTime = 1.25; })")
+    page.click('[data-testid="correct-here"]')
+    page.wait_for_url("**/correct/?frame=*")
+    on_screen = int(1.25 * fps + 1e-6)
+    ready = '[data-testid="frame-status"][data-ready="1"][data-frame="{}"]'
+    page.wait_for_selector(ready.format(on_screen), state="attached", timeout=60_000)
+    assert asked[-2:] == [f"{parent['id']}/frames/{on_screen}", f"{parent['id']}/masks/{on_screen}"], asked
+
+    # Step by number: the slider to n, then ▶ and ◀; each frame comes with its own mask.
+    target = frames * 3 // 5
+    page.evaluate("(n) => { const s = document.getElementById('frame-slider'); s.value = n;"
+                  " s.dispatchEvent(new Event('change')); }", target)
+    page.wait_for_selector(ready.format(target), state="attached", timeout=60_000)
+    assert asked[-2:] == [f"{parent['id']}/frames/{target}", f"{parent['id']}/masks/{target}"], asked
+    canvas = page.locator('[data-testid="correction-canvas"]')
+    assert page.evaluate("() => { const c = document.querySelector('[data-testid=correction-canvas]');"
+                         " return [c.width, c.height]; }") == [parent["width"], parent["height"]]
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    scale = box["width"] / parent["width"]
+    truth = np.asarray(Image.open(SAMPLE_MASK)) > 0
+    ys, xs = np.nonzero(truth)
+    x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+    width, height = parent["width"], parent["height"]
+    page.click('[data-tool="eraser"]')  # wipe a wide band off the prediction, then give the object as a polygon
+    page.evaluate("() => { document.querySelector('[data-role=size]').value = 120; }")
+    page.mouse.move(box["x"] + 0.65 * width * scale, box["y"] + 0.31 * height * scale)
+    page.mouse.down()
+    page.mouse.move(box["x"] + width * scale - 2, box["y"] + 0.31 * height * scale, steps=8)
+    page.mouse.up()
+    corners = [((x0 + x1) / 2, y0 + 5), (x1 - 5, (y0 + y1) / 2), ((x0 + x1) / 2, y1 - 5), (x0 + 5, (y0 + y1) / 2)]
+    page.click('[data-tool="polygon"]')
+    for x, y in corners + corners[:1]:
+        page.mouse.click(box["x"] + x * scale, box["y"] + y * scale)
+    page.wait_for_selector(f'[data-testid="edited-frame"][data-frame="{target}"]', timeout=5_000)
+    page.click('[data-role="next"]')
+    page.wait_for_selector(ready.format(target + 1), state="attached", timeout=60_000)
+    assert asked[-2:] == [f"{parent['id']}/frames/{target + 1}", f"{parent['id']}/masks/{target + 1}"], asked
+    page.click(f'[data-testid="edited-frame"][data-frame="{target}"]')  # back to the edit, kept in the page
+    page.wait_for_selector(ready.format(target), state="attached", timeout=60_000)
+    assert asked[-1] == f"{parent['id']}/frames/{target}", "an edited frame keeps its own mask"
+    page.mouse.move(box["x"] + 10, box["y"] + 10)
+    page.wait_for_timeout(300)
+    screenshot = ROOT / "docs" / "screenshots" / "correction.png"
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshot), full_page=True)
+
+    page.click('[data-testid="submit-correction"]')
+    page.wait_for_function("() => !location.pathname.includes('/correct/')"
+                           " || document.getElementById('submit-status').textContent.startsWith('Not sent')",
+                           timeout=120_000)
+    assert "/correct/" not in page.url, page.text_content('[data-testid="submit-status"]')
+    new_id = page.url.rstrip("/").split("/")[-1]
+    state = wait_final_state(page, JOB_TIMEOUT_S)
+    assert state == "done", (state, studio["log"].read_text()[-3000:])
+    job = requests.get(f"{api}/api/v1/jobs/{new_id}", timeout=10).json()
+    assert (job["parent"], job["annotated_frames"]) == (parent["id"], [0, target])
+    drawn = _png(requests.get(f"{api}/api/v1/jobs/{new_id}/annotations/{target}", timeout=10))
+    assert drawn[int((y0 + y1) / 2), int((x0 + x1) / 2)], "the polygon's centre is the object"
+    assert np.array_equal(_png(requests.get(f"{api}/api/v1/jobs/{new_id}/masks/{target}", timeout=10)), drawn)
+    before = _png(requests.get(f"{api}/api/v1/jobs/{parent['id']}/masks/{target}", timeout=10))
+    assert not np.array_equal(before, drawn) and requests.get(f"{api}/api/v1/jobs/{parent['id']}",
+                                                              timeout=10).json()["annotated_frames"] == [0]
+
+    # The new job's page: its history shows every annotated frame and links to the job it corrects.
+    page.reload()
+    items = page.locator('[data-testid="history-item"]')
+    assert [items.nth(i).get_attribute("data-frame") for i in range(items.count())] == ["0", str(target)]
+    page.wait_for_function("() => [...document.querySelectorAll('[data-testid=history-item] img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+    assert page.get_attribute('[data-testid="parent-link"]', "href") == f"/jobs/{parent['id']}/"
+    shot(page, "13-corrected-job-history")
+    assert not page.errors, page.errors

@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from studio.models import Submission
@@ -344,3 +345,97 @@ def test_security_headers(client):
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+# -- corrections --------------------------------------------------------------------------------------------------
+def test_job_page_shows_the_annotated_frames_and_the_corrected_job(client, api):
+    parent = api.add_job("done", name="swan")
+    job = api.add_job("done", name="swan", parent=parent["id"], annotated_frames=[0, 2])
+    html = client.get(f"/jobs/{job['id']}/").content.decode()
+    assert html.count('data-testid="history-item"') == 2
+    for frame in (0, 2):
+        assert f'src="/jobs/{job["id"]}/annotations/{frame}/thumbnail"' in html
+    assert f'href="/jobs/{parent["id"]}/" data-testid="parent-link"' in html
+    assert f'href="/jobs/{job["id"]}/correct/" data-testid="correct-link"' in html
+    first = client.get(f"/jobs/{parent['id']}/").content.decode()
+    assert first.count('data-testid="history-item"') == 1 and 'data-testid="parent"' not in first
+
+
+def test_correct_page_has_the_frame_slider_and_the_drawing_tools(client, api):
+    job = api.add_job("done", frames=3, annotated_frames=[0, 1])
+    response = client.get(f"/jobs/{job['id']}/correct/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert re.search(r'<input type="range" id="frame-slider" data-testid="frame-slider" min="0" max="2"', html)
+    assert 'data-frames="3"' in html and 'data-annotated="0,1"' in html
+    assert f'action="/jobs/{job["id"]}/corrections"' in html and 'name="csrfmiddlewaretoken"' in html
+    assert all(f'data-tool="{tool}"' in html for tool in ("brush", "eraser", "polygon"))
+    assert "studio/mask_canvas.js" in html and "studio/correct.js" in html
+    running = api.add_job("running")
+    assert client.get(f"/jobs/{running['id']}/correct/")["Location"] == f"/jobs/{running['id']}/"
+
+
+def test_frames_masks_and_thumbnails_are_relayed_by_index(client, api):
+    job = api.add_job("done", frames=3)
+    for path, media_type, body in (("frames/2", "image/jpeg", b"\xff\xd8frame-2"),
+                                   ("masks/1", "image/png", b"\x89PNGmask-1"),
+                                   ("annotations/0/thumbnail", "image/jpeg", b"\xff\xd8thumb-0")):
+        response = client.get(f"/jobs/{job['id']}/{path}")
+        assert response.status_code == 200 and response["Content-Type"] == media_type, path
+        assert b"".join(response.streaming_content) == body
+    assert [r["path"] for r in api.requests][-3:] == [f"/api/v1/jobs/{job['id']}/frames/2",
+                                                      f"/api/v1/jobs/{job['id']}/masks/1",
+                                                      f"/api/v1/jobs/{job['id']}/annotations/0/thumbnail"]
+    missing = client.get(f"/jobs/{job['id']}/frames/3")
+    assert missing.status_code == 404 and "outside the video" in missing.json()["detail"]
+    assert client.get(f"/jobs/{job['id']}/frames/-1").status_code == 404
+
+
+def test_corrections_are_sent_to_the_api_and_answer_the_new_job(client, api):
+    job = api.add_job("done", frames=3)
+    masks = [SimpleUploadedFile(f"m{i}.png", f"png-{i}".encode(), "image/png") for i in (2, 1)]
+    response = client.post(f"/jobs/{job['id']}/corrections", {"frame": ["2", "1"], "mask": masks})
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["url"] == f"/jobs/{body['id']}/" and body["deduplicated"] is False
+    sent = api.requests[-1]
+    assert sent["path"] == f"/api/v1/jobs/{job['id']}/corrections" and sent["form"]["frame"] == ["2", "1"]
+    assert [data for _, data in sent["files"]] == [b"png-2", b"png-1"]
+    new = client.get(f"/jobs/{body['id']}/").content.decode()
+    assert new.count('data-testid="history-item"') == 3 and f'/jobs/{job["id"]}/' in new
+
+
+@pytest.mark.parametrize("fields, status, words", [
+    ({"frame": ["1"]}, 400, "one frame number and one mask"),
+    ({"frame": ["x"], "mask": "one"}, 400, "whole numbers"),
+    ({"frame": ["1", "2"], "mask": "one"}, 400, "one frame number and one mask"),
+])
+def test_bad_corrections_are_refused_by_the_site(client, api, fields, status, words):
+    job = api.add_job("done", frames=3)
+    if fields.get("mask") == "one":
+        fields = {**fields, "mask": [SimpleUploadedFile("m.png", b"png", "image/png")]}
+    response = client.post(f"/jobs/{job['id']}/corrections", fields)
+    assert response.status_code == status and words in response.json()["detail"]
+    assert not any(r["path"].endswith("/corrections") for r in api.requests)
+
+
+def test_the_apis_refusal_of_a_correction_is_passed_on(client, api):
+    job = api.add_job("done", frames=3)
+    api.reject = (422, "invalid_mask", "the mask of frame 1: the mask is empty")
+    response = client.post(f"/jobs/{job['id']}/corrections",
+                           {"frame": ["1"], "mask": [SimpleUploadedFile("m.png", b"png", "image/png")]})
+    assert response.status_code == 422 and response.json()["detail"] == "the mask of frame 1: the mask is empty"
+
+
+def test_a_correction_while_the_api_is_down_says_so(client, api_down):
+    response = client.post(f"/jobs/{'a' * 32}/corrections",
+                           {"frame": ["1"], "mask": [SimpleUploadedFile("m.png", b"png", "image/png")]})
+    assert response.status_code == 503 and "not reachable" in response.json()["detail"]
+
+
+def test_corrections_need_the_csrf_token(api):
+    job = api.add_job("done", frames=3)
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(f"/jobs/{job['id']}/corrections",
+                           {"frame": ["1"], "mask": [SimpleUploadedFile("m.png", b"png", "image/png")]})
+    assert response.status_code == 403

@@ -21,6 +21,8 @@ OUTPUT_BYTES = {
     "trajectory.csv": CSV.encode(),
     "thumbnail.jpg": b"\xff\xd8\xff\xe0" + b"j" * 50,
 }
+FRAME_IMAGES = {"frames": ("image/jpeg", b"\xff\xd8frame-"), "masks": ("image/png", b"\x89PNGmask-"),
+                "annotations": ("image/jpeg", b"\xff\xd8thumb-")}
 TYPES = {"overlay.mp4": "video/mp4", "side_by_side.mp4": "video/mp4", "masks.zip": "application/zip",
          "cutout.webm": "video/webm", "trajectory.csv": "text/csv", "thumbnail.jpg": "image/jpeg"}
 
@@ -59,7 +61,7 @@ class FakeApi:
         job = {"id": job_id, "name": fields.pop("name", "clip"), "state": state,
                "stage": "finetuning" if state == "running" else None, "progress": 1.0 if state == "done" else 0.4,
                "eta_s": 12.0 if state == "running" else None, "error": None, "frames": 3, "fps": 10.0,
-               "width": 64, "height": 48, "created": "2026-01-01T00:00:00Z",
+               "width": 64, "height": 48, "created": "2026-01-01T00:00:00Z", "annotated_frames": [0], "parent": None,
                "outputs": {n: f"/api/v1/jobs/{job_id}/outputs/{n}" for n in OUTPUT_BYTES} if state == "done" else {}}
         job.update(fields)
         with self.lock:
@@ -131,6 +133,34 @@ class FakeApi:
             if self.jobs.pop(job_id, None) is None:
                 return error(404, "not_found", "no job with this id")
             return jsonify({"id": job_id, "deleted": True})
+
+        @app.post("/api/v1/jobs/<job_id>/corrections")
+        def correct(job_id):
+            entry = self.requests[-1]
+            entry["form"] = request.form.to_dict(flat=False)
+            entry["files"] = [(f.filename, f.read()) for f in request.files.getlist("mask")]
+            if self.reject:
+                status, code, detail = self.reject
+                return error(status, code, detail)
+            parent = self.jobs.get(job_id)
+            if not parent:
+                return error(404, "not_found", "no job with this id")
+            frames = sorted({0, *parent.get("annotated_frames", [0]), *map(int, request.form.getlist("frame"))})
+            job = self.add_job("queued", name=parent["name"], progress=0.0, parent=job_id, annotated_frames=frames)
+            return jsonify({"id": job["id"], "status_url": f"/api/v1/jobs/{job['id']}", "state": "queued",
+                            "parent": job_id, "annotated_frames": frames, "deduplicated": False}), 202
+
+        @app.get("/api/v1/jobs/<job_id>/<kind>/<int:index>")
+        @app.get("/api/v1/jobs/<job_id>/<kind>/<int:index>/thumbnail")
+        def frame_image(job_id, kind, index):
+            job = self.jobs.get(job_id)
+            if not job or kind not in FRAME_IMAGES:
+                return error(404, "not_found", "no job with this id")
+            if index >= job["frames"]:
+                return error(404, "not_found", f"frame {index} is outside the video")
+            media_type, data = FRAME_IMAGES[kind]
+            return send_file(io.BytesIO(data + str(index).encode()), mimetype=media_type, conditional=True,
+                             etag=f"{job_id}-{kind}-{index}", max_age=3600)
 
         @app.get("/api/v1/jobs/<job_id>/outputs/<name>")
         def output(job_id, name):

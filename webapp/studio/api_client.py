@@ -45,6 +45,10 @@ class ApiUnavailable(ApiError):
                          f"The processing service ({base_url}) is not reachable right now: {reason}.")
 
 
+FRAME_FILES = ("frames", "masks", "annotations/thumbnail")
+"""The images of one frame that the site shows: the frame, its predicted mask, an annotation's thumbnail."""
+
+
 @dataclass(frozen=True)
 class Upload:
     """One file of a multipart upload."""
@@ -155,6 +159,16 @@ class ApiClient:
         return self._json("POST", "jobs", data=data, files=files,
                           timeout=(self.timeout[0], max(self.timeout[1], 120.0)))
 
+    def correct(self, job_id: str, corrections: list[tuple[int, Upload]], *, name: str | None = None) -> dict:
+        """POST /jobs/<id>/corrections with one (frame index, mask) pair per corrected frame; returns the new job's
+        ``{"id", "status_url", "parent", "annotated_frames", …}``."""
+        data = [("frame", str(int(frame))) for frame, _ in corrections]
+        if name:
+            data.append(("name", name))
+        files = [("mask", (mask.filename, mask.stream, mask.content_type)) for _, mask in corrections]
+        return self._json("POST", self._job_path(job_id, "corrections"), data=data, files=files,
+                          timeout=(self.timeout[0], max(self.timeout[1], 120.0)))
+
     def job(self, job_id: str) -> dict:
         """The job's document. Polls send the ETag of the last answer (``If-None-Match``); on ``304 Not
         Modified`` that answer is reused, so an unchanged job costs the API no body to build or send."""
@@ -193,8 +207,20 @@ class ApiClient:
 
     def output(self, job_id: str, name: str, *, headers: dict[str, str] | None = None) -> requests.Response:
         """GET one output as a *streamed* response (the caller closes it). 206 and 416 pass through."""
-        return self._send("GET", self._job_path(job_id, "outputs", name), stream=True,
-                          headers={"Accept": "*/*", **(headers or {})}, ok_statuses=(416,))
+        return self._stream(self._job_path(job_id, "outputs", name), headers)
+
+    def frame_file(self, job_id: str, kind: str, index: int, *, headers: dict[str, str] | None = None
+                   ) -> requests.Response:
+        """GET one image of frame ``index`` as a streamed response: ``kind`` is ``frames`` (the video's frame),
+        ``masks`` (the predicted mask) or ``annotations/thumbnail`` (an annotated frame's thumbnail)."""
+        if kind not in FRAME_FILES:
+            raise ValueError(f"unknown frame file {kind!r}")
+        first, *rest = kind.split("/")
+        return self._stream(self._job_path(job_id, first, str(int(index)), *rest), headers)
+
+    def _stream(self, path: str, headers: dict[str, str] | None) -> requests.Response:
+        return self._send("GET", path, stream=True, headers={"Accept": "*/*", **(headers or {})},
+                          ok_statuses=(416,))
 
 
 _local = threading.local()

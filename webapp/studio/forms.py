@@ -40,9 +40,10 @@ class UploadForm(forms.Form):
         help_text="The object in white (or any colour) on black, same size as the video; PNG preferred.",
         widget=forms.ClearableFileInput(attrs={"accept": "image/*," + ",".join(media.MASK_EXTENSIONS)}))
     budget = forms.FloatField(
-        required=False, min_value=1, max_value=3600, label="Fine-tuning budget (seconds)",
-        help_text=("The most time fine-tuning may take (a fast machine finishes sooner). More seconds: a closer "
-                   "fit to your object. Empty: the service's default."),
+        required=False, min_value=1, max_value=3600, label="Time cap (seconds, optional)",
+        help_text=("Empty (recommended): the service's default number of fine-tuning steps, so the same video and "
+                   "mask give the same masks on any machine. A number caps fine-tuning by time instead: it trains "
+                   "for that many seconds, and the result then depends on the machine's speed and load."),
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "default"}))
     snap = forms.BooleanField(required=False, label="Snap mask edges to image contours")
 

@@ -32,6 +32,12 @@ urlpatterns = [
     path("jobs/<jobid:job_id>/preview/", views.preview, name="preview"),
     path("jobs/<jobid:job_id>/trajectory/", views.trajectory, name="trajectory"),
     path("jobs/<jobid:job_id>/outputs/<str:name>", views.output, name="output"),
+    path("jobs/<jobid:job_id>/correct/", views.correct, name="correct"),
+    path("jobs/<jobid:job_id>/corrections", views.corrections, name="corrections"),
+    path("jobs/<jobid:job_id>/frames/<int:index>", views.frame_file, {"kind": "frames"}, name="frame"),
+    path("jobs/<jobid:job_id>/masks/<int:index>", views.frame_file, {"kind": "masks"}, name="predicted_mask"),
+    path("jobs/<jobid:job_id>/annotations/<int:index>/thumbnail", views.frame_file,
+         {"kind": "annotations/thumbnail"}, name="annotation_thumbnail"),
     path("gallery/", views.gallery, name="gallery"),
     path("health.json", views.health, name="health"),
 ]

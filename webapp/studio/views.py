@@ -6,6 +6,7 @@ import logging
 import mimetypes
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from django.conf import settings
 from django.contrib import messages
@@ -21,6 +22,9 @@ from . import media
 from .api_client import ApiError, Upload, get_client
 from .forms import UploadForm
 from .models import Submission
+
+if TYPE_CHECKING:
+    from requests import Response
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +244,14 @@ def job(request: HttpRequest, job_id: str) -> HttpResponse:
     status["api_down"] = error is not None
     return render(request, "studio/job.html", {
         "job": data, "job_id": job_id, "sub": sub, "status": status, "api_error": error,
-        "status_url": reverse("studio:job_status", args=[job_id])})
+        "status_url": reverse("studio:job_status", args=[job_id]), "history": _history(job_id, data)})
+
+
+def _history(job_id: str, job: dict) -> list[dict]:
+    """The job's annotated frames with their thumbnails, in frame order (none while the API is unreachable)."""
+    frames = job.get("annotated_frames") or []
+    return [{"frame": int(frame), "thumbnail_url": reverse("studio:annotation_thumbnail", args=[job_id, int(frame)])}
+            for frame in frames if isinstance(frame, int)]
 
 
 @require_GET
@@ -322,14 +333,49 @@ def trajectory(request: HttpRequest, job_id: str) -> HttpResponse:
     return _done_job_page(request, job_id, "studio/trajectory.html", {})
 
 
-@require_http_methods(["GET", "HEAD"])
-def output(request: HttpRequest, job_id: str, name: str) -> HttpResponseBase:
-    """Proxy one output file, streaming, with Range passed through (so the player can seek)."""
-    if name not in OUTPUTS:
-        raise Http404("no such output")
+@require_GET
+def correct(request: HttpRequest, job_id: str) -> HttpResponse:
+    """The correction page: any frame with its predicted mask, to redraw and run again."""
+    return _done_job_page(request, job_id, "studio/correct.html", {
+        "corrections_url": reverse("studio:corrections", args=[job_id])})
+
+
+def _json_error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+@require_POST
+def corrections(request: HttpRequest, job_id: str) -> JsonResponse:
+    """Hand the correction page's (frame, mask) pairs to the API; answers the new job's id and page (202), or the
+    reason it was refused, as JSON."""
+    frames, masks = request.POST.getlist("frame"), request.FILES.getlist("mask")
+    if not masks or len(frames) != len(masks):
+        return _json_error(400, "invalid_correction", "Send one frame number and one mask for each corrected frame.")
+    try:
+        indices = [int(frame) for frame in frames]
+    except ValueError:
+        return _json_error(400, "invalid_correction", "Frame numbers must be whole numbers.")
+    if any(mask.size > settings.MAX_MASK_BYTES for mask in masks):
+        return _json_error(413, "too_large", "A corrected mask is larger than the upload limit.")
+    try:
+        result = get_client().correct(job_id, [(index, Upload(f"frame-{index}.png", mask, "image/png"))
+                                               for index, mask in zip(indices, masks)])
+    except ApiError as exc:
+        return _json_error(503 if exc.unavailable else exc.status, exc.code, exc.detail)
+    new_id = str(result.get("id") or "")
+    if not new_id:
+        return _json_error(502, "bad_response", "The processing service accepted the correction but returned no "
+                                                "job id.")
+    return JsonResponse({"id": new_id, "url": reverse("studio:job", args=[new_id]),
+                         "deduplicated": bool(result.get("deduplicated"))}, status=202)
+
+
+def _relay(request: HttpRequest, fetch: Callable[[dict[str, str]], Response],
+           content_type: str) -> HttpResponseBase:
+    """Stream a file of the API to the browser, with Range and conditional headers passed both ways."""
     headers = {h: request.headers[h] for h in FORWARDED_REQUEST_HEADERS if request.headers.get(h)}
     try:
-        upstream = get_client().output(job_id, name, headers=headers)
+        upstream = fetch(headers)
     except ApiError as exc:
         return JsonResponse({"error": exc.code, "detail": exc.detail}, status=exc.status or 503)
     if upstream.status_code == 304:
@@ -343,13 +389,31 @@ def output(request: HttpRequest, job_id: str, name: str) -> HttpResponseBase:
                 upstream.close()
 
         response = StreamingHttpResponse(body(), status=upstream.status_code,
-                                         content_type=upstream.headers.get("Content-Type") or _content_type(name))
+                                         content_type=upstream.headers.get("Content-Type") or content_type)
     for header in FORWARDED_RESPONSE_HEADERS:
         if header in upstream.headers:
             response[header] = upstream.headers[header]
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def output(request: HttpRequest, job_id: str, name: str) -> HttpResponseBase:
+    """Proxy one output file, streaming, with Range passed through (so the player can seek)."""
+    if name not in OUTPUTS:
+        raise Http404("no such output")
+    response = _relay(request, lambda headers: get_client().output(job_id, name, headers=headers),
+                      _content_type(name))
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="{job_id}-{name}"'
     return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def frame_file(request: HttpRequest, job_id: str, index: int, kind: str) -> HttpResponseBase:
+    """Proxy one image of frame ``index`` (``kind``: the frame, its predicted mask, an annotation's thumbnail),
+    which the API decodes by index: frame n here is always frame n of the masks."""
+    return _relay(request, lambda headers: get_client().frame_file(job_id, kind, index, headers=headers),
+                  "image/png" if kind == "masks" else "image/jpeg")
 
 
 @require_GET

@@ -10,6 +10,17 @@
   player.el().id = "preview-player";
   if (media) media.id = "preview";
 
+  // The correction page picks frames by number; the playback time only chooses where it opens.
+  var correct = document.querySelector('[data-testid="correct-here"]');
+  if (correct) {
+    correct.addEventListener("click", function (event) {
+      var fps = Number(correct.getAttribute("data-fps"));
+      if (!fps) return;
+      event.preventDefault();
+      window.location.href = correct.getAttribute("href") + "?frame=" + Math.floor(player.currentTime() * fps + 1e-6);
+    });
+  }
+
   var buttons = document.querySelectorAll(".view-switch [data-src]");
   buttons.forEach(function (button) {
     button.addEventListener("click", function () {
