@@ -45,15 +45,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: corrected frame {row['corrected']}, J {100 * row['J_1']:.1f} → {100 * row['J_2']:.1f}, "
               f"F {100 * row['F_1']:.1f} → {100 * row['F_2']:.1f} ({time.perf_counter() - started:.0f} s)",
               flush=True)
-    shown = table(rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    shown.to_csv(args.out / "corrections.csv", float_format="%.2f")
-    markdown = shown.to_markdown(floatfmt=".1f")
-    (args.out / "corrections.md").write_text(markdown + "\n")
-    print(markdown)
+        shown = write_tables(rows, args.out)
+    print(shown.to_markdown(floatfmt=".1f"))
     mean = shown.loc["mean"]
     print(f"mean J {mean['J_1']:.1f} → {mean['J_2']:.1f}, F {mean['F_1']:.1f} → {mean['F_2']:.1f} "
           f"(1 annotation → 2, {len(rows)} sequences, {args.steps} steps)")
+
+
+def write_tables(rows: list[dict], out: Path):
+    """Write the table of the sequences so far (a stopped run keeps what it finished); returns it."""
+    shown = table(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    shown.to_csv(out / "corrections.csv", float_format="%.2f")
+    (out / "corrections.md").write_text(shown.to_markdown(floatfmt=".1f") + "\n")
+    return shown
 
 
 if __name__ == "__main__":
