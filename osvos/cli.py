@@ -61,9 +61,14 @@ def _segment(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     if budget is not None:
         annotated = {i: frame for i, frame in enumerate(frames()) if i in annotations}
-        with tqdm(total=1.0, desc="fine-tune", bar_format="{l_bar}{bar}| {n:.0%} [{elapsed}<{remaining}]") as bar:
+        with tqdm(total=1.0, desc="fine-tune", bar_format="{l_bar}{bar}| {n:.0%} [{elapsed}{postfix}]") as bar:
+
+            def show(fraction: float, eta: float | None) -> None:
+                bar.set_postfix_str("" if eta is None else f"ETA {eta:.0f} s", refresh=False)
+                bar.update(fraction - bar.n)
+
             model.finetune([annotated[i] for i in sorted(annotations)], [annotations[i] for i in sorted(annotations)],
-                           budget, progress=lambda fraction, _eta: bar.update(fraction - bar.n))
+                           budget, progress=show)
     count = 0
     masks = model.segment(frames(), snap=args.snap, annotations=annotations)
     for name, predicted in tqdm(zip(names, masks), total=len(names), desc="segment", unit="frame"):

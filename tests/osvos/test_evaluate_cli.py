@@ -207,6 +207,19 @@ def test_segment_cli_with_two_annotated_frames(frames_dir, tmp_path):
     assert "wrote 4 masks" in proc.stdout and "2 steps" in proc.stdout
 
 
+def test_segment_cli_twice_gives_identical_masks_and_an_eta(frames_dir, tmp_path):
+    """The default budget is steps: two runs on the same input write byte-identical masks; the bar shows the ETA."""
+    folder, mask = frames_dir
+    written = []
+    for run in ("a", "b"):
+        proc = run_cli("segment", "--frames", str(folder), "--mask", str(mask), "--out", str(tmp_path / run),
+                       "--steps", "4", "--work-size", "64")
+        assert proc.returncode == 0, proc.stderr
+        assert "ETA 0 s" in proc.stderr and "4 steps" in proc.stdout
+        written.append({path.name: path.read_bytes() for path in sorted((tmp_path / run).iterdir())})
+    assert len(written[0]) == 4 and written[0] == written[1]
+
+
 @pytest.mark.parametrize("indices, words", [
     (("0", "4"), "the video has frames 0 to 3"),
     (("1", "1"), "frame 1 is annotated twice"),
