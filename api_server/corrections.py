@@ -7,15 +7,13 @@ import hashlib
 import os
 import shutil
 
-import numpy as np
 from werkzeug.datastructures import FileStorage
 
 from osvos.masks import MaskError, load_mask
 
 from .errors import ApiError
-from .frames import video_info
+from .frames import stored_annotations, video_info
 from .pipeline import JobParams
-from .store import annotated_frames
 from .submit import clean_name, content_id, enqueue_new, model_version, new_record, write_annotations
 
 
@@ -44,15 +42,6 @@ def parse_corrections(form, files, frames: int) -> dict[int, FileStorage]:
             raise ApiError(400, "invalid_parameter", f"frame {index} is given twice; send one mask per frame")
         pairs[index] = mask
     return pairs
-
-
-def _stored_annotations(store, record: dict) -> dict[int, np.ndarray]:
-    size = (record["width"], record["height"])
-    try:
-        return {index: load_mask(store.annotation_path(record["id"], index).read_bytes(), size=size)
-                for index in annotated_frames(record)}
-    except FileNotFoundError:
-        raise ApiError(404, "not_found", "the job's files are gone (deleted or evicted)") from None
 
 
 def _file_digest(path) -> bytes:
@@ -85,7 +74,10 @@ def correct(services, parent_id: str, parent: dict, form, files) -> tuple[dict, 
             drawn[index] = load_mask(upload.stream.read(), size=(info.width, info.height))
         except MaskError as exc:
             raise ApiError(422, "invalid_mask", f"the mask of frame {index}: {exc}") from None
-    annotations = {**_stored_annotations(store, parent), **drawn}
+    try:
+        annotations = {**stored_annotations(store, parent), **drawn}
+    except FileNotFoundError:
+        raise ApiError(404, "not_found", "the job's files are gone (deleted or evicted)") from None
     params = JobParams.from_dict(parent.get("params"), settings.default_steps)
     staging = store.staging("correction")
     try:

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 
 from osvos import render
+from osvos.masks import load_mask, read_label_png
 from osvos.video import VideoInfo, read_frames
 
-from .store import JobStore, atomic_write_bytes
+from .store import JobStore, annotated_frames, atomic_write_bytes
 
 FRAME_QUALITY = 92
 """JPEG quality of a served frame (what the user draws a correction on)."""
@@ -43,6 +44,14 @@ def video_info(record: dict) -> VideoInfo:
     return VideoInfo(record["width"], record["height"], record["fps"], record["frames"], record.get("codec") or "")
 
 
+def stored_annotations(store: JobStore, record: dict) -> dict[int, np.ndarray]:
+    """Every annotated frame's stored mask (frame index → boolean mask at the video's size); FileNotFoundError
+    when one is gone."""
+    size = (record["width"], record["height"])
+    return {index: load_mask(store.annotation_path(record["id"], index).read_bytes(), size=size)
+            for index in annotated_frames(record)}
+
+
 def frame_jpeg(store: JobStore, record: dict, index: int) -> Path:
     """The file holding frame ``index`` of the job's video as a JPEG (decoded and kept at the first request)."""
     path = store.frame_cache_path(record["id"], index)
@@ -67,9 +76,6 @@ def predicted_mask_png(store: JobStore, job_id: str, index: int) -> bytes:
 
 def annotation_thumbnail(store: JobStore, record: dict, index: int) -> bytes:
     """Frame ``index`` with its annotation tinted over it, at most ``THUMBNAIL_SIDE`` pixels a side (JPEG)."""
-    mask = cv2.imread(str(store.annotation_path(record["id"], index)), cv2.IMREAD_GRAYSCALE)
-    if mask is None:
-        raise FileNotFoundError(f"the annotation of frame {index} is gone")
+    mask = read_label_png(store.annotation_path(record["id"], index))
     frame = cv2.cvtColor(cv2.imread(str(frame_jpeg(store, record, index))), cv2.COLOR_BGR2RGB)
-    mask = mask > 127
     return render.jpeg_bytes(render.thumbnail(render.overlay(frame, mask), THUMBNAIL_SIDE))

@@ -10,7 +10,7 @@ import time
 from osvos.cancel import Cancelled
 
 from .contract import OUTPUTS
-from .frames import video_info
+from .frames import stored_annotations, video_info
 from .job_queue import JobQueue
 from .model_pool import ModelHolder
 from .pipeline import JobParams, run_pipeline
@@ -31,7 +31,7 @@ class JobRunner:
         self.perf = Perf(store)
 
     def run(self, job_id: str) -> None:
-        from osvos.masks import MaskError, load_mask
+        from osvos.masks import MaskError
         from osvos.video import VideoError
 
         record = self.store.claim(job_id, worker_identity())
@@ -48,9 +48,7 @@ class JobRunner:
                 raise Cancelled("cancelled before it started")
             model = self.holder.for_this_thread()
             info = video_info(record)
-            annotations = {index: load_mask(self.store.annotation_path(job_id, index).read_bytes(),
-                                            size=(info.width, info.height))
-                           for index in record.get("annotated_frames") or [0]}
+            annotations = stored_annotations(self.store, record)
             params = JobParams.from_dict(record.get("params"), self.settings.default_steps)
             out_dir = self.store.staging(f"render-{job_id[:12]}")
             progress = Progress(self.store, job_id, record, self.perf.rates(),
