@@ -157,7 +157,8 @@ class _Checkpointer(keras.callbacks.Callback):
 
 
 def trim_log(run: Path, step: int) -> None:
-    """Drop the log rows after ``step``: a run stopped between its log row and its checkpoint trains them again."""
+    """Drop the log rows after ``step``, the step training starts from: a run stopped between a log row and its
+    checkpoint trains those steps again (from 0 when it never finished a checkpoint)."""
     log = run / "log.csv"
     if not log.exists():
         return
@@ -214,7 +215,7 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         stored = np.load(run / "optimizer.npz")
         for var, key in zip(trainer.optimizer.variables, stored.files):
             var.assign(stored[key])
-        trim_log(run, step)
+    trim_log(run, step)
     (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
     if step < config.iters:
         data = DavisBatches(config, step)

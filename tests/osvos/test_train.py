@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from osvos.stills import load_stills
-from osvos.train import DavisBatches, TrainConfig, learning_rate, train_parent
+from osvos.train import LOG_COLUMNS, DavisBatches, TrainConfig, learning_rate, train_parent, trim_log
 
 
 def config(davis, iters=4, **changes) -> TrainConfig:
@@ -58,6 +58,16 @@ def datasets(path) -> dict[str, np.ndarray]:
 def log_rows(run) -> list[dict]:
     with (run / "log.csv").open() as handle:
         return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("step, kept", [(200, ["100", "200"]), (100, ["100"]), (0, [])])
+def test_trim_log_keeps_the_rows_up_to_the_restart_step(tmp_path, step, kept):
+    with (tmp_path / "log.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(LOG_COLUMNS)
+        writer.writerows([[100, "1.0", 1.0, "10.0"], [200, "0.9", 1.0, "20.0"]])
+    trim_log(tmp_path, step)
+    assert [row["step"] for row in log_rows(tmp_path)] == kept
 
 
 def test_batches_depend_only_on_seed_and_step(tiny_davis):
