@@ -7,7 +7,8 @@ Each sequence is fine-tuned once per recipe (all recipes on one sequence, then t
 count; at every listed count the network, as it is then, segments frames 1 … N−2 (every ``--stride``-th of them)
 and they are scored. The seconds column is the fine-tuning time to that count (caching the views included,
 segmentation excluded), on this machine as it was then. Writes ``sweep.csv`` (one row per recipe × sequence ×
-steps; a rerun skips what is there) and ``sweep.md`` (means per recipe × steps).
+steps; a rerun skips what is there), ``sweep.md`` (means per recipe × steps) and ``sweep.png`` (J and F against
+seconds).
 """
 from __future__ import annotations
 
@@ -15,40 +16,13 @@ import argparse
 import csv
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
+from devkit.sweep import COLUMNS, RECIPES, parse_recipe, plot_summary, write_summary
 from osvos.budget import Budget
 from osvos.davis import load_sequence, split_names
-from osvos.finetune import FinetuneRecipe
 from osvos.metrics import f_measure, jaccard
 from osvos.system import OSVOS
-
-RECIPES = {
-    "default": FinetuneRecipe(),
-    "previous": FinetuneRecipe(lr=3e-5),
-    "dreams": FinetuneRecipe(dreams=20),
-    "l2sp": FinetuneRecipe(l2sp=0.1),
-    "dreams_l2sp": FinetuneRecipe(dreams=20, l2sp=0.1),
-    "sgd": FinetuneRecipe(optimizer="sgd", lr=1e-3, bias_lr=2.0, fuse_lr=0.01),
-    "sgd_dreams": FinetuneRecipe(optimizer="sgd", lr=1e-3, bias_lr=2.0, fuse_lr=0.01, dreams=20),
-}
-"""Named recipes; ``name:field=value:…`` on the command line changes fields of one of them."""
-
-
-def parse_recipe(text: str) -> tuple[str, FinetuneRecipe]:
-    """``dreams:l2sp=0.01:lr=1e-4`` → ('dreams:l2sp=0.01:lr=1e-4', RECIPES['dreams'] with those fields)."""
-    base, *changes = text.split(":")
-    if base not in RECIPES:
-        raise argparse.ArgumentTypeError(f"unknown recipe {base!r}: {', '.join(RECIPES)}")
-    recipe = RECIPES[base]
-    for change in changes:
-        field, _, value = change.partition("=")
-        current = getattr(recipe, field, None)
-        if current is None and field not in recipe.__dataclass_fields__:
-            raise argparse.ArgumentTypeError(f"FinetuneRecipe has no field {field!r}")
-        recipe = replace(recipe, **{field: type(current)(value) if current is not None else value})
-    return text, recipe
 
 
 def sweep_sequence(model: OSVOS, davis: str, name: str, steps: list[int], stride: int) -> list[dict]:
@@ -107,28 +81,14 @@ def main() -> None:
             rows = sweep_sequence(model, args.davis, name, steps, args.stride)
             new = not table.exists()
             with table.open("a", newline="") as handle:
-                writer = csv.DictWriter(handle, ["recipe", "sequence", "steps", "seconds", "J", "F"])
+                writer = csv.DictWriter(handle, COLUMNS)
                 if new:
                     writer.writeheader()
                 for row in rows:
                     writer.writerow({"recipe": label, **row})
             print(label, name, " ".join(f"{r['steps']}:{100 * r['J']:.1f}" for r in rows), flush=True)
-    write_summary(table, out / "sweep.md")
-
-
-def write_summary(table: Path, path: Path) -> None:
-    """Mean J, F and seconds per recipe × steps over the sequences swept (a recipe's count of them is shown)."""
-    with table.open() as handle:
-        rows = list(csv.DictReader(handle))
-    groups: dict[tuple[str, int], list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["recipe"], int(row["steps"])), []).append(row)
-    lines = ["| recipe | steps | sequences | J | F | seconds |", "|---|---|---|---|---|---|"]
-    for (recipe, count), group in sorted(groups.items()):
-        mean = {k: statistics.fmean(float(r[k]) for r in group) for k in ("J", "F", "seconds")}
-        lines.append(f"| {recipe} | {count} | {len(group)} | {100 * mean['J']:.1f} | {100 * mean['F']:.1f} | "
-                     f"{mean['seconds']:.1f} |")
-    path.write_text("\n".join(lines) + "\n")
+    summary = write_summary(table, out / "sweep.md")
+    plot_summary(summary, out / "sweep.png", f"{args.split}: {', '.join(names)} (every {args.stride}th frame)")
 
 
 if __name__ == "__main__":
