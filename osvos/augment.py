@@ -4,17 +4,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .masks import resize_mask
+
 SCALES = (0.5, 0.8, 1.0)
 
 
 def rescale(image: np.ndarray, mask: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Resize image (bilinear) and mask (nearest) by ``scale``."""
+    """Resize image (area / bilinear) and mask (``masks.resize_mask``) by ``scale``."""
     if scale == 1.0:
         return image, mask
     height, width = mask.shape
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    return small, cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
+    return small, resize_mask(mask, size)
 
 
 def random_crop(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,

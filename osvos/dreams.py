@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .masks import resize_mask
+
 
 @dataclass(frozen=True)
 class DreamRanges:
@@ -42,7 +44,7 @@ def fill_background(image: np.ndarray, mask: np.ndarray, work: int = 256) -> np.
     factor = min(1.0, work / max(height, width))
     size = (max(1, round(width * factor)), max(1, round(height * factor)))
     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+    small_hole = resize_mask(hole, size).astype(np.uint8)
     filled = cv2.inpaint(small, cv2.dilate(small_hole, np.ones((3, 3), np.uint8)), 5, cv2.INPAINT_TELEA)
     filled = cv2.resize(filled, (width, height), interpolation=cv2.INTER_LINEAR)
     out = image.copy()

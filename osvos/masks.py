@@ -105,6 +105,15 @@ def load_mask(source: str | Path | bytes, size: tuple[int, int] | None = None) -
     return mask
 
 
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A boolean mask resized to ``size`` = (width, height) as a frame is (area average down, bilinear up) and
+    thresholded at half, so that it stays on top of the resized frame. ``cv2.INTER_NEAREST`` samples each output
+    pixel's top-left corner instead and moves a mask by about half an output pixel down and right."""
+    shrink = size[0] * size[1] < mask.shape[0] * mask.shape[1]
+    resized = cv2.resize(mask.astype(np.float32), size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return resized > 0.5
+
+
 def mask_png_bytes(mask: np.ndarray) -> bytes:
     """Encode a boolean mask as a 0/255 grayscale PNG."""
     ok, buf = cv2.imencode(".png", np.where(mask, 255, 0).astype(np.uint8))

@@ -13,6 +13,7 @@ import numpy as np
 from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
 from .cancel import Cancel, Cancelled
 from .finetune import FinetuneRecipe, Progress, finetune
+from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 from .precision import building_in, choose_precision
 from .weights import SHIPPED_WEIGHTS, default_weights
@@ -123,13 +124,21 @@ class OSVOS:
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
                    precision=choose_precision(precision))
 
-    def _to_work(self, frame: np.ndarray, interpolation: int = cv2.INTER_AREA) -> np.ndarray:
-        height, width = frame.shape[:2]
+    def _work_size(self, height: int, width: int) -> tuple[int, int] | None:
+        """The (width, height) a frame of this size runs at, or None when it runs as it is."""
         if not self.work_size or max(height, width) <= self.work_size:
-            return frame
+            return None
         scale = self.work_size / max(height, width)
-        size = (max(16, round(width * scale)), max(16, round(height * scale)))
-        return cv2.resize(frame, size, interpolation=interpolation)
+        return max(16, round(width * scale)), max(16, round(height * scale))
+
+    def _to_work(self, frame: np.ndarray) -> np.ndarray:
+        size = self._work_size(*frame.shape[:2])
+        return frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+    def _mask_to_work(self, mask: np.ndarray) -> np.ndarray:
+        """``mask`` at the working size of its frame, on top of the frame's ``_to_work``."""
+        size = self._work_size(*mask.shape)
+        return mask if size is None else resize_mask(mask, size)
 
     def reset(self) -> "OSVOS":
         """Return to the parent weights (undo fine-tuning)."""
@@ -155,8 +164,7 @@ class OSVOS:
             if one.shape[:2] != label.shape:
                 raise ValueError(f"mask {label.shape} and frame {one.shape[:2]} differ in size")
         self.reset()
-        examples = [(self._to_work(one), self._to_work(label.astype(np.uint8), cv2.INTER_NEAREST).astype(bool))
-                    for one, label in zip(frames, masks)]
+        examples = [(self._to_work(one), self._mask_to_work(label)) for one, label in zip(frames, masks)]
         self.last_finetune = finetune(self.nets, examples, Budget.of(budget), self.recipe, progress, cancel)
         return self
 
@@ -232,9 +240,8 @@ class OSVOS:
         labels = superpixels(self.contours(frame) if contours is None else contours)
 
         def snap_mask(mask: np.ndarray) -> np.ndarray:
-            small = self._to_work(mask.astype(np.uint8), cv2.INTER_NEAREST).astype(bool)
-            snapped = keep_majority(small, labels).astype(np.uint8)
-            return cv2.resize(snapped, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+            snapped = keep_majority(self._mask_to_work(mask), labels)
+            return resize_mask(snapped, (frame.shape[1], frame.shape[0]))
 
         return snap_mask
 

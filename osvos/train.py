@@ -125,11 +125,12 @@ class DavisBatches(keras.utils.PyDataset):
 
 
 class _Checkpointer(keras.callbacks.Callback):
-    def __init__(self, run: Path, trainer: DeepSupervision, config: TrainConfig, start_step: int):
+    def __init__(self, run: Path, trainer: DeepSupervision, config: TrainConfig, start_step: int,
+                 wall_before: float = 0.0):
         super().__init__()
         self.run, self.trainer, self.config = run, trainer, config
         self.step = start_step
-        self.started = time.time()
+        self.started = time.time() - wall_before
         self.bar = tqdm(total=config.iters, initial=start_step, unit="step", desc="parent")
         self.losses: list[float] = []
 
@@ -156,18 +157,20 @@ class _Checkpointer(keras.callbacks.Callback):
         save_checkpoint(self.run, self.trainer, self.step)
 
 
-def trim_log(run: Path, step: int) -> None:
+def trim_log(run: Path, step: int) -> float:
     """Drop the log rows after ``step``, the step training starts from: a run stopped between a log row and its
-    checkpoint trains those steps again (from 0 when it never finished a checkpoint)."""
+    checkpoint trains those steps again (from 0 when it never finished a checkpoint). Returns the wall seconds
+    of the last row kept (0 without one), from which the resumed run's ``wall_s`` goes on counting."""
     log = run / "log.csv"
     if not log.exists():
-        return
+        return 0.0
     with log.open(newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= step]
     with log.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, LOG_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
+    return float(rows[-1]["wall_s"]) if rows else 0.0
 
 
 def save_checkpoint(run: Path, trainer: DeepSupervision, step: int) -> None:
@@ -215,13 +218,13 @@ def train_parent(config: TrainConfig, run: str | Path, resume: bool = False) -> 
         stored = np.load(run / "optimizer.npz")
         for var, key in zip(trainer.optimizer.variables, stored.files):
             var.assign(stored[key])
-    trim_log(run, step)
+    wall_before = trim_log(run, step)
     (run / "config.json").write_text(json.dumps(asdict(config), indent=2))
     if step < config.iters:
         data = DavisBatches(config, step)
         epochs = config.iters // config.checkpoint_every
         trainer.fit(data, epochs=epochs, initial_epoch=step // config.checkpoint_every, verbose=0, shuffle=False,
-                    callbacks=[_Checkpointer(run, trainer, config, step)])
+                    callbacks=[_Checkpointer(run, trainer, config, step, wall_before)])
     out = run / "parent.weights.h5"
     save_float16(nets.full, out)
     return out

@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from osvos.masks import MaskError, load_mask, mask_png_bytes, read_label_png, read_masks_zip, save_mask, write_masks_zip
+from osvos.masks import (
+    MaskError,
+    load_mask,
+    mask_png_bytes,
+    read_label_png,
+    read_masks_zip,
+    resize_mask,
+    save_mask,
+    write_masks_zip,
+)
 from osvos.metrics import jaccard
 
 H, W = 64, 96
@@ -249,3 +258,23 @@ def test_write_masks_zip_empty(tmp_path):
     assert write_masks_zip([], tmp_path / "none.zip") == 0
     with zipfile.ZipFile(tmp_path / "none.zip") as archive:
         assert archive.namelist() == []
+
+
+def _centroid(weights: np.ndarray) -> np.ndarray:
+    ys, xs = np.indices(weights.shape)
+    return np.array([(xs * weights).sum(), (ys * weights).sum()]) / weights.sum()
+
+
+@pytest.mark.parametrize("size", [(512, 288), (256, 144), (1000, 562)])
+def test_resized_mask_stays_on_the_resized_image(size):
+    """A 480×854 mask brought to the working size (or up) sits where the area/bilinear-resized image of the same
+    shape sits: its centroid within 0.1 px. ``cv2.INTER_NEAREST`` moves it by 0.4–0.6 px down and right at
+    512×288 and fails this."""
+    mask = np.zeros((480, 854), bool)
+    cv2.ellipse(mask.view(np.uint8), (300, 200), (90, 40), 20, 0, 360, 1, -1)
+    interpolation = cv2.INTER_AREA if size[0] < 854 else cv2.INTER_LINEAR
+    image = cv2.resize(mask.astype(np.float32), size, interpolation=interpolation)
+    small = resize_mask(mask, size)
+    assert small.shape == (size[1], size[0]) and small.dtype == bool
+    assert np.abs(_centroid(small.astype(float)) - _centroid(image)).max() < 0.1
+    assert abs(int(small.sum()) - image.sum()) < 0.01 * image.sum()

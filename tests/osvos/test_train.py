@@ -40,9 +40,12 @@ def resumed(runs, tiny_davis):
 
     The first part starts with Keras' global RNG seeded as for 'straight' (see test_same_config_gives_the_same_run
     for why this is needed); before resuming, the global RNGs (Python, NumPy, Keras) are put in another state, as
-    in the new process a real resume runs in."""
+    in the new process a real resume runs in, and the log says the first part took 1000 s."""
     seeded_train(0, config(tiny_davis, iters=2), runs / "resumed")
     shutil.copytree(runs / "resumed", runs / "half")
+    (row,) = log_rows(runs / "resumed")
+    with (runs / "resumed" / "log.csv").open("w", newline="") as handle:
+        csv.writer(handle).writerows([LOG_COLUMNS, [row["step"], row["loss"], row["side_weight"], "1000.0"]])
     seeded_train(12345, config(tiny_davis), runs / "resumed", resume=True)
     return runs
 
@@ -60,13 +63,13 @@ def log_rows(run) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-@pytest.mark.parametrize("step, kept", [(200, ["100", "200"]), (100, ["100"]), (0, [])])
-def test_trim_log_keeps_the_rows_up_to_the_restart_step(tmp_path, step, kept):
+@pytest.mark.parametrize("step, kept, wall", [(200, ["100", "200"], 20.0), (100, ["100"], 10.0), (0, [], 0.0)])
+def test_trim_log_keeps_the_rows_up_to_the_restart_step(tmp_path, step, kept, wall):
     with (tmp_path / "log.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(LOG_COLUMNS)
         writer.writerows([[100, "1.0", 1.0, "10.0"], [200, "0.9", 1.0, "20.0"]])
-    trim_log(tmp_path, step)
+    assert trim_log(tmp_path, step) == wall         # the resumed run's clock goes on from there
     assert [row["step"] for row in log_rows(tmp_path)] == kept
 
 
@@ -143,6 +146,7 @@ def test_resume_is_exact(resumed):
     straight, resumed = resumed / "straight", resumed / "resumed"
     assert json.loads((resumed / "state.json").read_text()) == {"step": 4}
     assert [r["step"] for r in log_rows(resumed)] == ["2", "4"]
+    assert [float(r["wall_s"]) > 1000 for r in log_rows(resumed)] == [False, True]   # the clock goes on
     a, b = datasets(straight / "ckpt.weights.h5"), datasets(resumed / "ckpt.weights.h5")
     assert a.keys() == b.keys()
     different = [k for k in a if not np.allclose(a[k], b[k], atol=1e-5)]
