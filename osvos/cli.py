@@ -146,7 +146,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-seconds", type=float,
                         help="also stop fine-tuning after this many seconds (the result then depends on the machine)")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
-                        help="snap masks to contour superpixels")
+                        help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

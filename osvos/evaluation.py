@@ -145,7 +145,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
                 mask = views["probability"] > threshold
                 preds[f"parent{suffix}"].append(views["parent_probability"] > threshold)
                 preds[f"osvos{suffix}"].append(mask)
-                preds[f"osvos_snap{suffix}"].append(snap(mask))
+                preds[f"osvos_snap{suffix}"].append(snap(views["probability"], threshold))
         per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
         tuned = model.last_finetune["seconds"]
         for key, masks in preds.items():

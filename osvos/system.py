@@ -227,23 +227,26 @@ class OSVOS:
             self._parent_copy.full.set_weights(self._parent)
         return self._parent_copy
 
-    def snap(self, frame: np.ndarray, mask: np.ndarray, contours: np.ndarray | None = None) -> np.ndarray:
-        """Boundary snapping: keep the HED-contour superpixels of ``frame`` that are >50 % inside ``mask``
-        (``contours``: this frame's ``analyse(frame)["contours"]`` when already computed)."""
-        return self.snapper(frame, contours)(mask)
+    def snap(self, frame: np.ndarray, probability: np.ndarray, contours: np.ndarray | None = None,
+             threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+        """Boundary snapping of ``probability > threshold`` to the HED-contour superpixels of ``frame`` (>50 % rule),
+        where the network is unsure (``contour.snap_unsure``); ``contours``: this frame's
+        ``analyse(frame)["contours"]`` when already computed."""
+        return self.snapper(frame, contours)(probability, threshold)
 
     def snapper(self, frame: np.ndarray, contours: np.ndarray | None = None
-                ) -> Callable[[np.ndarray], np.ndarray]:
-        """``snap`` for several masks of one frame: its superpixels are computed once, here."""
-        from .contour import keep_majority, superpixels
+                ) -> Callable[[np.ndarray, float], np.ndarray]:
+        """``snap`` for several probability maps or thresholds of one frame: its superpixels are computed once,
+        here, at the working size, and brought to the frame's size."""
+        from .contour import resize_labels, snap_unsure, superpixels
 
         labels = superpixels(self.contours(frame) if contours is None else contours)
+        labels = resize_labels(labels, (frame.shape[1], frame.shape[0]))
 
-        def snap_mask(mask: np.ndarray) -> np.ndarray:
-            snapped = keep_majority(self._mask_to_work(mask), labels)
-            return resize_mask(snapped, (frame.shape[1], frame.shape[0]))
+        def snap_probability(probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+            return snap_unsure(probability, labels, threshold)
 
-        return snap_mask
+        return snap_probability
 
     def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = DEFAULT_THRESHOLD,
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
@@ -252,7 +255,8 @@ class OSVOS:
         """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and
         run through the network ``batch`` at a time (consecutive frames of one size).
 
-        ``snap`` aligns the mask to contour superpixels (>50 % rule); ``progress(n)`` gets the count done;
+        ``snap`` aligns the mask to contour superpixels (>50 % rule) where the network is unsure;
+        ``progress(n)`` gets the count done;
         ``annotations`` maps frame positions to masks that come out exactly as given (the annotated frames).
         """
         annotations = annotations or {}
@@ -262,7 +266,7 @@ class OSVOS:
                 raise Cancelled("segmentation was cancelled")
             if snap:
                 views = self.analyse(group[0])
-                masks = [self.snap(group[0], views["probability"] > threshold, views["contours"])]
+                masks = [self.snap(group[0], views["probability"], views["contours"], threshold)]
             else:
                 masks = [prob > threshold for prob in self._batch_probabilities(group)]
             for mask in masks:

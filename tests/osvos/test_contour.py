@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from osvos.contour import snap, superpixels
+from osvos.contour import keep_majority, resize_labels, snap, snap_unsure, superpixels
 from osvos.metrics import jaccard
 
 H, W = 64, 96
@@ -104,3 +104,31 @@ def test_hed_head_on_a_shared_trunk_equals_the_whole_hed():
     shared = np.asarray(build_hed_head().predict_on_batch(nets.features.predict_on_batch(x)))
     assert whole.shape == shared.shape == (1, 37, 53, 1)
     assert np.allclose(whole, shared, atol=1e-5)
+
+
+def test_snapping_changes_only_unsure_pixels():
+    """A spill the network is unsure of (p = 0.6) is snapped away; a spill it is sure of (p = 0.95) stays, and so
+    does a confident background pixel inside the object. With a band of 0.5 every pixel is unsure, and the result
+    is plain snapping."""
+    labels = superpixels(square_edges(), count=100)
+    unsure_spill, sure_spill = spilled(2) & ~SQUARE, np.zeros((H, W), bool)
+    sure_spill[8:12, 30:40] = True
+    probability = np.where(SQUARE, 0.9, 0.05)
+    probability[unsure_spill] = 0.6
+    probability[sure_spill] = 0.95
+    probability[30, 40] = 0.02                      # a confident hole
+    snapped = snap_unsure(probability, labels)
+    assert not snapped[unsure_spill].any()
+    assert snapped[sure_spill].all() and not snapped[30, 40]
+    assert snapped[SQUARE & (probability > 0.5)].all()
+    everything = snap_unsure(probability, labels, band=0.5)
+    assert np.array_equal(everything, keep_majority(probability > 0.5, labels))
+
+
+def test_labels_resized_by_pixel_centre():
+    labels = superpixels(square_edges(), count=100)
+    big = resize_labels(labels, (2 * W, 2 * H))
+    assert big.shape == (2 * H, 2 * W) and set(np.unique(big)) == set(np.unique(labels))
+    assert np.array_equal(big[::2, ::2], labels)
+    small = resize_labels(labels, (W // 2, H // 2))
+    assert set(np.unique(small)) <= set(np.unique(labels))

@@ -321,7 +321,7 @@ def hed_trunk_model(tmp_path_factory):
 
 def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
     """analyse(): the fine-tuned, parent and contour heads on one conv1–3 pass give what the separate paths
-    give; segment(snap=True) is snap() of the thresholded probability."""
+    give; segment(snap=True) is snap() of the probability."""
     frame, mask = square
     model = hed_trunk_model
     model.reset()
@@ -335,7 +335,7 @@ def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
     assert not np.allclose(views["probability"], views["parent_probability"], atol=1e-4)
     assert views["contours"].shape == (48, 64) and 0 <= views["contours"].min() <= views["contours"].max() <= 1
     snapped = next(model.segment([frame], snap=True))
-    assert np.array_equal(snapped, model.snap(frame, views["probability"] > 0.5))
+    assert np.array_equal(snapped, model.snap(frame, views["probability"]))
 
 
 def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, square, tmp_path):
