@@ -8,6 +8,7 @@ import numpy as np
 from keras import layers
 from skimage.segmentation import watershed
 
+from .budget import DEFAULT_THRESHOLD
 from .model import OSVOSLayers, ResizeLike, hed_trunk_weights, hed_weights_path, init_from_hed
 
 SNAP_BAND = 0.3
@@ -82,7 +83,7 @@ def resize_labels(labels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(labels.astype(np.float32), size, interpolation=cv2.INTER_NEAREST_EXACT).astype(np.int64)
 
 
-def snap_unsure(probability: np.ndarray, labels: np.ndarray, threshold: float = 0.5,
+def snap_unsure(probability: np.ndarray, labels: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
                 band: float = SNAP_BAND) -> np.ndarray:
     """The mask ``probability > threshold``, snapped to ``labels`` (>50 % rule) where the network is unsure
     (``|probability − threshold| < band``) and left as it is elsewhere."""
