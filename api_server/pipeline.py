@@ -36,6 +36,8 @@ class JobParams:
     """Fine-tuning steps."""
     snap: bool = False
     threshold: float = DEFAULT_THRESHOLD
+    dreams: int = 0
+    """Synthetic later frames per annotated frame that fine-tuning trains on as well (``OSVOS.finetune``)."""
 
     @property
     def finetune_budget(self) -> Budget:
@@ -44,13 +46,17 @@ class JobParams:
                       iterations=None if self.iterations is None else int(self.iterations))
 
     def as_dict(self) -> dict:
-        return {"budget": self.budget, "iterations": self.iterations, "snap": bool(self.snap),
-                "threshold": float(self.threshold)}
+        """The record's (and the content id's) parameters; ``dreams`` only when there are some, so the ids of
+        jobs stored before it existed stay the same."""
+        stored = {"budget": self.budget, "iterations": self.iterations, "snap": bool(self.snap),
+                  "threshold": float(self.threshold)}
+        return {**stored, "dreams": int(self.dreams)} if self.dreams else stored
 
     @classmethod
     def from_dict(cls, stored: dict | None, default_steps: int) -> "JobParams":
         """The parameters a job record holds (``as_dict``); ``default_steps`` when it names no budget."""
-        known = {k: v for k, v in (stored or {}).items() if k in ("budget", "iterations", "snap", "threshold")}
+        fields = ("budget", "iterations", "snap", "threshold", "dreams")
+        known = {k: v for k, v in (stored or {}).items() if k in fields}
         params = cls(**{"iterations": None, **known})
         if params.iterations is None and params.budget is None:
             params = replace(params, iterations=default_steps)
@@ -86,8 +92,8 @@ def run_pipeline(model, *, video: Path, annotations: Mapping[int, np.ndarray], i
     report("finetuning", 0.0, None)
     order = sorted(annotations)
     tuned = model.finetune([frames[i] for i in order], [annotations[i] for i in order], params.finetune_budget,
-                           progress=lambda fraction, eta=None: report("finetuning", float(fraction), eta),
-                           cancel=cancel)
+                           dreams=params.dreams, cancel=cancel,
+                           progress=lambda fraction, eta=None: report("finetuning", float(fraction), eta))
     tuned = model if tuned is None else tuned
     check()
     timings["finetuning"] = time.monotonic() - started

@@ -15,6 +15,7 @@ from typing import Mapping
 import numpy as np
 from werkzeug.datastructures import FileStorage
 
+from osvos.budget import MAX_DREAMS
 from osvos.masks import MaskError, load_mask, mask_png_bytes
 from osvos.video import VideoError, VideoInfo, probe_video
 
@@ -35,7 +36,8 @@ MIN_FRAMES = 2
 
 def parse_params(form, settings) -> JobParams:
     """``iterations`` (fine-tuning steps) and/or ``budget`` (seconds: with ``iterations`` a cap, alone the whole
-    budget); neither: ``settings.default_steps``. ``snap`` (boolean). 400 with a clear message otherwise."""
+    budget); neither: ``settings.default_steps``. ``snap`` (boolean), ``dreams`` (0 to ``MAX_DREAMS``). 400 with a
+    clear message otherwise."""
     iterations_raw = (form.get("iterations") or "").strip()
     budget_raw = (form.get("budget") or "").strip()
     iterations = budget = None
@@ -59,7 +61,10 @@ def parse_params(form, settings) -> JobParams:
     snap_raw = (form.get("snap") or "").strip().lower()
     if snap_raw not in _TRUE | _FALSE:
         raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
-    return JobParams(budget=budget, iterations=iterations, snap=snap_raw in _TRUE)
+    dreams_raw = (form.get("dreams") or "").strip() or "0"
+    if not (dreams_raw.isascii() and dreams_raw.isdigit()) or int(dreams_raw) > MAX_DREAMS:
+        raise ApiError(400, "invalid_parameter", f"'dreams' must be a whole number from 0 to {MAX_DREAMS}")
+    return JobParams(budget=budget, iterations=iterations, snap=snap_raw in _TRUE, dreams=int(dreams_raw))
 
 
 def clean_name(raw: str | None) -> str:

@@ -40,8 +40,9 @@ class FakeModel:
         self.finetune_calls = 0
         self.finetuned_on: list[tuple[list[np.ndarray], list[np.ndarray]]] = []
         self.budgets: list[Budget] = []
+        self.dreams: list[int | None] = []
 
-    def finetune(self, frame, mask, budget, *, progress=None, cancel=None):
+    def finetune(self, frame, mask, budget, *, dreams=None, progress=None, cancel=None):
         self.finetune_calls += 1
         frames = [frame] if isinstance(frame, np.ndarray) else list(frame)
         masks = [mask] if isinstance(mask, np.ndarray) else list(mask)
@@ -51,6 +52,7 @@ class FakeModel:
         self.finetuned_on.append((frames, masks))
         budget = Budget.of(budget)
         self.budgets.append(budget)
+        self.dreams.append(dreams)
         if budget.seconds is None:
             steps, pause = budget.iterations, 0.0
         else:

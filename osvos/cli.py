@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE, Budget
+from .budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS, Budget
 
 
 def _annotation(text: str) -> tuple[int, str]:
@@ -20,9 +20,12 @@ def _annotation(text: str) -> tuple[int, str]:
 
 
 def _budget(args: argparse.Namespace) -> Budget | None:
-    """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``."""
+    """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
+    ``--dreams`` too."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
+    if not 0 <= args.dreams <= MAX_DREAMS:
+        raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
@@ -68,7 +71,7 @@ def _segment(args: argparse.Namespace) -> int:
                 bar.update(fraction - bar.n)
 
             model.finetune([annotated[i] for i in sorted(annotations)], [annotations[i] for i in sorted(annotations)],
-                           budget, progress=show)
+                           budget, dreams=args.dreams, progress=show)
     count = 0
     masks = model.segment(frames(), snap=args.snap, annotations=annotations)
     for name, predicted in tqdm(zip(names, masks), total=len(names), desc="segment", unit="frame"):
@@ -99,7 +102,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
-                         weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size)
+                         weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
+                         dreams=args.dreams)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -145,6 +149,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                              "same masks on any machine")
     parser.add_argument("--max-seconds", type=float,
                         help="also stop fine-tuning after this many seconds (the result then depends on the machine)")
+    parser.add_argument("--dreams", type=int, default=0,
+                        help=f"synthetic later frames made from each annotated one to fine-tune on as well (default "
+                             f"0). --steps {THOROUGH_STEPS} --dreams {THOROUGH_DREAMS} is the thorough setting: "
+                             "about 3x the wait, higher J")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
                         help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,

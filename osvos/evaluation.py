@@ -55,8 +55,8 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
     return pd.DataFrame(rows).set_index("sequence")[COLUMNS]
 
 
-def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None
-             ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
+def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
+             dreams: int | None = None) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
     if method != "osvos":
@@ -67,7 +67,7 @@ def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
-            model.finetune(read_rgb(paths[0]), mask, budget)
+            model.finetune(read_rgb(paths[0]), mask, budget, dreams=dreams)
         else:
             model.reset()
         masks = model.segment((read_rgb(p) for p in paths[1:]), snap=snap)
@@ -83,12 +83,13 @@ def _jft(j: float, f: float, t: float) -> str:
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = False, work_size: int | None = DEFAULT_WORK_SIZE,
-               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+               dreams: int | None = None, sequences: Sequence[str] | None = None,
+               log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
-    (``budget`` None: the parent network without fine-tuning)."""
+    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``)."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size)
+    predict = _predict(method, weights, budget, snap, work_size, dreams)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)

@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import queue
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, SEGMENT_BATCH, Budget
+from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, MAX_DREAMS, SEGMENT_BATCH, Budget
 from .cancel import Cancel, Cancelled
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
@@ -147,14 +148,16 @@ class OSVOS:
         return self
 
     def finetune(self, frame: np.ndarray | Sequence[np.ndarray], mask: np.ndarray | Sequence[np.ndarray],
-                 budget: Budget | float | int = DEFAULT_BUDGET, *, progress: Progress | None = None,
-                 cancel: Cancel | None = None) -> "OSVOS":
+                 budget: Budget | float | int = DEFAULT_BUDGET, *, dreams: int | None = None,
+                 progress: Progress | None = None, cancel: Cancel | None = None) -> "OSVOS":
         """Fine-tune on an annotated frame (RGB uint8) and its boolean mask, or on lists of several, starting from
         the parent weights; the steps take turns between the annotated frames.
 
         ``budget``: iterations (int; the default is ``DEFAULT_STEPS``), seconds (float: as many steps as fit, so
-        the result depends on the machine) or a ``Budget`` with both. ``progress(fraction, eta_s)`` is called
-        between steps; ``cancel()`` returning True raises ``Cancelled``. Returns self.
+        the result depends on the machine) or a ``Budget`` with both. ``dreams``: synthetic later frames made from
+        each annotated one to train on as well (``osvos.dreams``; None: the recipe's, 0 by default).
+        ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True raises ``Cancelled``.
+        Returns self.
         """
         frames = [frame] if isinstance(frame, np.ndarray) else list(frame)
         masks = [mask] if isinstance(mask, np.ndarray) else list(mask)
@@ -163,9 +166,12 @@ class OSVOS:
         for one, label in zip(frames, masks):
             if one.shape[:2] != label.shape:
                 raise ValueError(f"mask {label.shape} and frame {one.shape[:2]} differ in size")
+        if dreams is not None and not 0 <= dreams <= MAX_DREAMS:
+            raise ValueError(f"dreams must be between 0 and {MAX_DREAMS}: {dreams}")
+        recipe = self.recipe if dreams is None else replace(self.recipe, dreams=int(dreams))
         self.reset()
         examples = [(self._to_work(one), self._mask_to_work(label)) for one, label in zip(frames, masks)]
-        self.last_finetune = finetune(self.nets, examples, Budget.of(budget), self.recipe, progress, cancel)
+        self.last_finetune = finetune(self.nets, examples, Budget.of(budget), recipe, progress, cancel)
         return self
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:

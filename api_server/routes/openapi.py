@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from osvos.budget import MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS
+
 from ..contract import OUTPUTS, STAGES, STATES
 from ..services import API_VERSION, services
 from ..settings import MAX_ITERATIONS
@@ -64,6 +66,10 @@ def spec(settings) -> dict:
                    "description": "fine-tuning seconds: with 'iterations', a time cap (whichever comes first); "
                                   "alone, train for this long (the result then depends on the machine)"},
         "snap": {"type": "boolean", "default": False, "description": "snap mask edges to image contours"},
+        "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": 0,
+                   "description": "synthetic later frames made from the annotated one (object moved, warped and "
+                                  f"recoloured) to fine-tune on as well; {THOROUGH_DREAMS} with iterations "
+                                  f"{THOROUGH_STEPS} is the thorough setting (higher J, about 3x the wait)"},
     }
     bad_input = {
         "400": _error("missing field or invalid parameter"),

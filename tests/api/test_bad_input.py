@@ -110,6 +110,9 @@ def test_photo_instead_of_mask_is_refused(make_server, clip, hevc_sample, photo_
     ({"iterations": "3", "budget": "0"}, "more than 0"),
     ({"iterations": "-3", "budget": "5"}, "between 1"),
     ({"snap": "maybe"}, "true or false"),
+    ({"dreams": "-1"}, "from 0 to 100"),
+    ({"dreams": "2.5"}, "whole number from 0 to 100"),
+    ({"dreams": "101"}, "from 0 to 100"),
 ])
 def test_bad_parameters(server, clip, fields, words):
     body = _error(post_job(server.url, clip, **fields), 400, "invalid_parameter")

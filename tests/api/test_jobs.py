@@ -103,6 +103,19 @@ def test_same_upload_twice_is_one_job(make_server, clip):
     assert server.fake.finetune_calls == 2
 
 
+def test_dreams_reach_the_model_and_make_another_job(make_server, clip):
+    server = make_server()
+    plain = post_job(server.url, clip, iterations=2).json()
+    zero = post_job(server.url, clip, iterations=2, dreams=0).json()
+    assert zero["id"] == plain["id"], "dreams=0 is the default: the same job"
+    dreamed = post_job(server.url, clip, iterations=2, dreams=3).json()
+    assert dreamed["id"] != plain["id"]
+    record = wait_for(server.url, dreamed["id"])
+    assert record["state"] == "done" and record["params"]["dreams"] == 3
+    assert "dreams" not in wait_for(server.url, plain["id"])["params"], "ids of jobs without dreams are unchanged"
+    assert sorted(server.fake.dreams) == [0, 3]
+
+
 def test_cancel_running_job(make_server, clip):
     server = make_server()
     job_id = post_job(server.url, clip, budget=30).json()["id"]  # the fake spends the 30 s budget

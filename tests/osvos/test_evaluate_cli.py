@@ -235,6 +235,23 @@ def test_segment_cli_bad_annotation_index(frames_dir, tmp_path, capsys, indices,
     assert not (tmp_path / "out").exists()
 
 
+def test_segment_cli_dreams(frames_dir, tmp_path, capsys, monkeypatch):
+    """--dreams N fine-tunes on N dreamed frames as well; a count outside 0…100 is a one-line error."""
+    import osvos.finetune
+
+    folder, mask = frames_dir
+    made = []
+    original = osvos.finetune.dream
+    monkeypatch.setattr(osvos.finetune, "dream", lambda *a, **k: made.append(1) or original(*a, **k))
+    args = ["segment", "--frames", str(folder), "--mask", str(mask), "--steps", "2", "--work-size", "64"]
+    assert cli.main([*args, "--out", str(tmp_path / "out"), "--dreams", "2"]) == 0
+    assert len(made) == 2 and len(list((tmp_path / "out").iterdir())) == 4
+    assert cli.main([*args, "--out", str(tmp_path / "bad"), "--dreams", "101"]) == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message == "error: --dreams must be between 0 and 100"
+    assert not (tmp_path / "bad").exists()
+
+
 def test_segment_cli_negative_index_is_a_usage_error(frames_dir, tmp_path, capsys):
     folder, mask = frames_dir
     with pytest.raises(SystemExit) as info:

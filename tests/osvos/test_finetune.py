@@ -437,3 +437,19 @@ def test_finetuning_with_dreams_trains_on_them(square, monkeypatch):
     monkeypatch.setattr(osvos.finetune, "dream", lambda *a, **k: made.append(1) or original(*a, **k))
     model.finetune(frame, mask, 4)
     assert len(made) == 3 and model.last_finetune["steps"] == 4 and np.isfinite(model.last_finetune["loss"])
+
+
+def test_dreams_of_one_call_leave_the_recipe_alone(model, square, monkeypatch):
+    """finetune(dreams=n) dreams n views for that call only; the next call goes back to the recipe's (none)."""
+    import osvos.finetune
+
+    frame, mask = square
+    made = []
+    original = osvos.finetune.dream
+    monkeypatch.setattr(osvos.finetune, "dream", lambda *a, **k: made.append(1) or original(*a, **k))
+    model.finetune(frame, mask, 2, dreams=2)
+    assert len(made) == 2 and model.recipe.dreams == 0
+    model.finetune(frame, mask, 2)
+    assert len(made) == 2
+    with pytest.raises(ValueError, match="dreams must be between 0 and 100"):
+        model.finetune(frame, mask, 2, dreams=101)

@@ -77,6 +77,13 @@ def test_upload_sends_files_to_the_api_and_redirects_to_the_job(client, api, med
     assert post["files"]["mask"][1] == media["mask"].read_bytes()
 
 
+def test_thorough_upload_asks_the_api_for_more_steps_and_dreams(client, api, media):
+    upload(client, media, name="moving", thorough="on")
+    assert Submission.objects.get().thorough is True
+    post = next(r for r in api.requests if r["method"] == "POST")
+    assert post["form"] == {"name": "moving", "snap": "false", "iterations": "400", "dreams": "20"}
+
+
 def test_upload_without_a_name_uses_the_video_file_name(client, api, media):
     upload(client, media)
     assert Submission.objects.get().name == "clip"

@@ -142,13 +142,17 @@ class ApiClient:
         return self._json("GET", "health", timeout=(min(timeout, self.timeout[0]), timeout))
 
     def submit(self, video: Upload, mask: Upload, *, name: str | None = None, budget: float | None = None,
-               snap: bool | None = None) -> dict:
-        """POST /jobs; returns ``{"id", "status_url", …}``."""
+               snap: bool | None = None, iterations: int | None = None, dreams: int | None = None) -> dict:
+        """POST /jobs; returns ``{"id", "status_url", …}``. A field left None is the API's default."""
         data: dict[str, str] = {}
         if name:
             data["name"] = name
         if budget is not None:
             data["budget"] = f"{budget:g}"
+        if iterations is not None:
+            data["iterations"] = str(int(iterations))
+        if dreams is not None:
+            data["dreams"] = str(int(dreams))
         if snap is not None:
             data["snap"] = "true" if snap else "false"
         files = {

@@ -46,6 +46,10 @@ class UploadForm(forms.Form):
                    "for that many seconds, and the result then depends on the machine's speed and load."),
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "default"}))
     snap = forms.BooleanField(required=False, label="Snap mask edges to image contours")
+    thorough = forms.BooleanField(
+        required=False, label="Thorough fine-tuning",
+        help_text=("Trains about three times as long, also on synthetic later frames made from your first frame "
+                   "(the object moved, bent and recoloured): better masks when the object moves or deforms."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
