@@ -209,6 +209,17 @@ def test_job_page_shows_progress_and_status_json(client, api):
     assert status["final"] and status["preview_url"] == f"/jobs/{job['id']}/preview/"
 
 
+def test_job_page_says_how_the_job_was_fine_tuned(client, api):
+    thorough = api.add_job(params={"iterations": 400, "budget": None, "dreams": 20, "snap": True})
+    html = client.get(f"/jobs/{thorough['id']}/").content.decode()
+    assert '<span data-testid="job-settings">400 fine-tuning steps · 20 dreamed frames · snapped to contours</span>' \
+        in html
+    capped = api.add_job(params={"iterations": 125, "budget": 30.0, "snap": False})
+    html = client.get(f"/jobs/{capped['id']}/").content.decode()
+    assert '<span data-testid="job-settings">125 fine-tuning steps · at most 30 s of fine-tuning</span>' in html
+    assert 'data-testid="job-settings"' not in client.get(f"/jobs/{api.add_job()['id']}/").content.decode()
+
+
 def test_status_updates_the_stored_submission(client, api, media):
     upload(client, media)
     sub = Submission.objects.get()

@@ -25,3 +25,21 @@ def percent(value) -> int:
         return int(round(max(0.0, min(1.0, float(value))) * 100))
     except (TypeError, ValueError):
         return 0
+
+
+@register.filter
+def finetuning(params) -> str:
+    """A job's parameters (the API's ``params``) in words: '400 fine-tuning steps · 20 dreamed frames · snapped';
+    '' when there are none."""
+    if not isinstance(params, dict):
+        return ""
+    parts = []
+    if params.get("iterations"):
+        parts.append(f"{params['iterations']} fine-tuning steps")
+    if params.get("budget"):
+        parts.append(f"at most {params['budget']:g} s of fine-tuning")
+    if params.get("dreams"):
+        parts.append(f"{params['dreams']} dreamed frames")
+    if params.get("snap"):
+        parts.append("snapped to contours")
+    return " · ".join(parts)
