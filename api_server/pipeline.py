@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from osvos import render
-from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
+from osvos.budget import DEFAULT_SNAP, DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
 from osvos.cancel import Cancelled
 from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
@@ -34,7 +34,7 @@ class JobParams:
     """Fine-tuning seconds: a cap on ``iterations``, or alone the whole budget."""
     iterations: int | None = DEFAULT_STEPS
     """Fine-tuning steps."""
-    snap: bool = False
+    snap: bool = DEFAULT_SNAP
     threshold: float = DEFAULT_THRESHOLD
     dreams: int = 0
     """Synthetic later frames per annotated frame that fine-tuning trains on as well (``OSVOS.finetune``)."""

@@ -15,7 +15,7 @@ from typing import Mapping
 import numpy as np
 from werkzeug.datastructures import FileStorage
 
-from osvos.budget import MAX_DREAMS
+from osvos.budget import DEFAULT_SNAP, MAX_DREAMS
 from osvos.masks import MaskError, load_mask, mask_png_bytes
 from osvos.video import VideoError, VideoInfo, probe_video
 
@@ -28,7 +28,7 @@ from .store import annotation_file
 log = logging.getLogger(__name__)
 
 _TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
+_FALSE = {"0", "false", "no", "off"}
 MAX_NAME = 200
 MIN_FRAMES = 2
 """Frame 0 is the one the user's mask is drawn on: a video needs at least one more to have anything to track."""
@@ -36,8 +36,8 @@ MIN_FRAMES = 2
 
 def parse_params(form, settings) -> JobParams:
     """``iterations`` (fine-tuning steps) and/or ``budget`` (seconds: with ``iterations`` a cap, alone the whole
-    budget); neither: ``settings.default_steps``. ``snap`` (boolean), ``dreams`` (0 to ``MAX_DREAMS``). 400 with a
-    clear message otherwise."""
+    budget); neither: ``settings.default_steps``. ``snap`` (boolean, default ``DEFAULT_SNAP``), ``dreams`` (0 to
+    ``MAX_DREAMS``). 400 with a clear message otherwise."""
     iterations_raw = (form.get("iterations") or "").strip()
     budget_raw = (form.get("budget") or "").strip()
     iterations = budget = None
@@ -58,7 +58,7 @@ def parse_params(form, settings) -> JobParams:
                            f"'budget' must be more than 0 and at most {settings.max_budget:g} seconds")
     if iterations is None and budget is None:
         iterations = settings.default_steps
-    snap_raw = (form.get("snap") or "").strip().lower()
+    snap_raw = (form.get("snap") or "").strip().lower() or ("true" if DEFAULT_SNAP else "false")
     if snap_raw not in _TRUE | _FALSE:
         raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
     dreams_raw = (form.get("dreams") or "").strip() or "0"

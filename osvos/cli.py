@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS, Budget
+from .budget import DEFAULT_SNAP, DEFAULT_STEPS, DEFAULT_WORK_SIZE, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS, Budget
 
 
 def _annotation(text: str) -> tuple[int, str]:
@@ -153,8 +153,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help=f"synthetic later frames made from each annotated one to fine-tune on as well (default "
                              f"0). --steps {THOROUGH_STEPS} --dreams {THOROUGH_DREAMS} is the thorough setting: "
                              "about 3x the wait, higher J")
-    parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=False,
-                        help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8)")
+    parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=DEFAULT_SNAP,
+                        help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8; "
+                             f"default: {'on' if DEFAULT_SNAP else 'off'}; about 2x the segmentation time)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

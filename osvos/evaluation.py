@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, Budget
+from .budget import DEFAULT_BUDGET, DEFAULT_SNAP, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, Budget
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
@@ -82,9 +82,9 @@ def _jft(j: float, f: float, t: float) -> str:
 
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
-               budget: Budget | None = DEFAULT_BUDGET, snap: bool = False, work_size: int | None = DEFAULT_WORK_SIZE,
-               dreams: int | None = None, sequences: Sequence[str] | None = None,
-               log: Callable[[str], None] = print) -> pd.DataFrame:
+               budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
+               work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None,
+               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``)."""
     out = Path(out)

@@ -11,7 +11,15 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 import cv2
 import numpy as np
 
-from .budget import DEFAULT_BUDGET, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, MAX_DREAMS, SEGMENT_BATCH, Budget
+from .budget import (
+    DEFAULT_BUDGET,
+    DEFAULT_SNAP,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WORK_SIZE,
+    MAX_DREAMS,
+    SEGMENT_BATCH,
+    Budget,
+)
 from .cancel import Cancel, Cancelled
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
@@ -254,7 +262,7 @@ class OSVOS:
 
         return snap_probability
 
-    def segment(self, frames: Iterable[np.ndarray], *, snap: bool = False, threshold: float = DEFAULT_THRESHOLD,
+    def segment(self, frames: Iterable[np.ndarray], *, snap: bool = DEFAULT_SNAP, threshold: float = DEFAULT_THRESHOLD,
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
                 batch: int = SEGMENT_BATCH, annotations: Mapping[int, np.ndarray] | None = None
                 ) -> Iterator[np.ndarray]:

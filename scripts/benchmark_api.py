@@ -2,7 +2,7 @@
 """Time one job through the HTTP API end to end: post, poll to done, list the outputs, probe overlay.mp4.
 
     python scripts/benchmark_api.py VIDEO MASK [--url http://127.0.0.1:5000 | --start-server]
-                                    [--iterations N] [--budget SECONDS] [--snap] [--out DIR] [--token T]
+                                    [--iterations N] [--budget SECONDS] [--[no-]snap] [--out DIR] [--token T]
                                     [--duplicates 10] [--pollers 50 [--poll-interval 0.25] [--poll-seconds S]]
 
 ``--start-server`` runs ``python -m api_server --port 0`` for the duration (with the current OSVOS_*
@@ -42,7 +42,8 @@ def main() -> int:
     parser.add_argument("--token", default=os.environ.get("OSVOS_API_TOKEN"))
     parser.add_argument("--iterations", type=int, help="fine-tuning steps (server default if neither is given)")
     parser.add_argument("--budget", type=float, help="fine-tuning seconds: a cap on the steps, or alone the budget")
-    parser.add_argument("--snap", action="store_true")
+    parser.add_argument("--snap", action=argparse.BooleanOptionalAction,
+                        help="ask for snapping on or off (default: the API's default)")
     parser.add_argument("--out", type=Path, help="download the outputs here")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--duplicates", type=int, default=0, metavar="N",
@@ -76,8 +77,8 @@ def main() -> int:
             fields["budget"] = str(args.budget)
         if args.iterations is not None:
             fields["iterations"] = str(args.iterations)
-        if args.snap:
-            fields["snap"] = "true"
+        if args.snap is not None:
+            fields["snap"] = "true" if args.snap else "false"
         curl_fields = " ".join(f"-F {k}={v}" for k, v in fields.items())
         auth = ' -H "Authorization: Bearer $OSVOS_API_TOKEN"' if args.token else ""
         print(f"$ curl -sS{auth} -F video=@{args.video} -F mask=@{args.mask} {curl_fields} {base}/api/v1/jobs")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from osvos.budget import MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS
+from osvos.budget import DEFAULT_SNAP, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS
 
 from ..contract import OUTPUTS, STAGES, STATES
 from ..services import API_VERSION, services
@@ -65,7 +65,8 @@ def spec(settings) -> dict:
         "budget": {"type": "number", "exclusiveMinimum": 0, "maximum": settings.max_budget,
                    "description": "fine-tuning seconds: with 'iterations', a time cap (whichever comes first); "
                                   "alone, train for this long (the result then depends on the machine)"},
-        "snap": {"type": "boolean", "default": False, "description": "snap mask edges to image contours"},
+        "snap": {"type": "boolean", "default": DEFAULT_SNAP,
+                 "description": "snap mask edges to image contours where the network is unsure"},
         "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": 0,
                    "description": "synthetic later frames made from the annotated one (object moved, warped and "
                                   f"recoloured) to fine-tune on as well; {THOROUGH_DREAMS} with iterations "

@@ -112,7 +112,9 @@ def test_dreams_reach_the_model_and_make_another_job(make_server, clip):
     assert dreamed["id"] != plain["id"]
     record = wait_for(server.url, dreamed["id"])
     assert record["state"] == "done" and record["params"]["dreams"] == 3
-    assert "dreams" not in wait_for(server.url, plain["id"])["params"], "ids of jobs without dreams are unchanged"
+    plain_params = wait_for(server.url, plain["id"])["params"]
+    assert "dreams" not in plain_params, "ids of jobs without dreams are unchanged"
+    assert plain_params["snap"] is True, "snapping where unsure is the default"
     assert sorted(server.fake.dreams) == [0, 3]
 
 

@@ -252,6 +252,12 @@ def test_segment_cli_dreams(frames_dir, tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "bad").exists()
 
 
+def test_segment_cli_snaps_by_default():
+    base = ["segment", "--frames", "f", "--mask", "m.png", "--out", "o"]
+    assert cli.build_parser().parse_args(base).snap is True
+    assert cli.build_parser().parse_args([*base, "--no-snap"]).snap is False
+
+
 def test_segment_cli_negative_index_is_a_usage_error(frames_dir, tmp_path, capsys):
     folder, mask = frames_dir
     with pytest.raises(SystemExit) as info:

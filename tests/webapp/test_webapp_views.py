@@ -62,6 +62,8 @@ def test_upload_page_has_the_stable_hooks_and_csrf(client):
     assert 'data-testid="submit"' in html
     assert 'name="csrfmiddlewaretoken"' in html
     assert 'id="mask-canvas"' in html
+    assert re.search(r'<input[^>]+name="snap"[^>]+checked', html), "snapping is on by default"
+    assert not re.search(r'<input[^>]+name="thorough"[^>]+checked', html)
 
 
 def test_upload_sends_files_to_the_api_and_redirects_to_the_job(client, api, media):
