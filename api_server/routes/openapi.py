@@ -70,7 +70,7 @@ def spec(settings) -> dict:
         "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": 0,
                    "description": "synthetic later frames made from the annotated one (object moved, warped and "
                                   f"recoloured) to fine-tune on as well; {THOROUGH_DREAMS} with iterations "
-                                  f"{THOROUGH_STEPS} is the thorough setting (higher J, about 3x the wait)"},
+                                  f"{THOROUGH_STEPS} is the thorough setting (sharper edges, about 3x the wait)"},
     }
     bad_input = {
         "400": _error("missing field or invalid parameter"),

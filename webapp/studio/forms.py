@@ -52,7 +52,8 @@ class UploadForm(forms.Form):
     thorough = forms.BooleanField(
         required=False, label="Thorough fine-tuning",
         help_text=("Trains about three times as long, also on synthetic later frames made from your first frame "
-                   "(the object moved, bent and recoloured): better masks when the object moves or deforms."))
+                   "(the object moved, bent and recoloured): sharper edges, and more of a fast or bending object; "
+                   "thin objects can lose parts."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

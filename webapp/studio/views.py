@@ -33,8 +33,8 @@ FORWARDED_RESPONSE_HEADERS = ("Content-Length", "Content-Range", "Accept-Ranges"
                               "Cache-Control", "Content-Encoding")
 PAGE_SIZE = 24
 THOROUGH_FINETUNING = {"iterations": 400, "dreams": 20}
-"""What the upload form's "thorough" box asks the API for: on five DAVIS val sequences 400 steps with 20 dreamed
-frames scored J 59.8 against 56.4 for the default 125 steps, for about 2.9× the wait (docs/BENCHMARK.md)."""
+"""What the upload form's "thorough" box asks the API for: 400 steps with 20 dreamed frames scored J +0.3 and F +3.2
+over the 12 DAVIS val sequences against the default 125 steps, for about 3× the wait (docs/BENCHMARK.md)."""
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
