@@ -58,13 +58,14 @@ def parse_params(form, settings) -> JobParams:
                            f"'budget' must be more than 0 and at most {settings.max_budget:g} seconds")
     if iterations is None and budget is None:
         iterations = settings.default_steps
-    snap_raw = (form.get("snap") or "").strip().lower() or ("true" if DEFAULT_SNAP else "false")
-    if snap_raw not in _TRUE | _FALSE:
+    snap_raw = (form.get("snap") or "").strip().lower()
+    if snap_raw and snap_raw not in _TRUE | _FALSE:
         raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
+    snap = snap_raw in _TRUE if snap_raw else DEFAULT_SNAP
     dreams_raw = (form.get("dreams") or "").strip() or "0"
     if not (dreams_raw.isascii() and dreams_raw.isdigit()) or int(dreams_raw) > MAX_DREAMS:
         raise ApiError(400, "invalid_parameter", f"'dreams' must be a whole number from 0 to {MAX_DREAMS}")
-    return JobParams(budget=budget, iterations=iterations, snap=snap_raw in _TRUE, dreams=int(dreams_raw))
+    return JobParams(budget=budget, iterations=iterations, snap=snap, dreams=int(dreams_raw))
 
 
 def clean_name(raw: str | None) -> str:
