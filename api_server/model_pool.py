@@ -91,5 +91,6 @@ class ModelHolder:
 def default_model_factory(settings: Settings) -> Callable[[], object]:
     def load():
         from osvos.system import OSVOS
-        return OSVOS.load(settings.weights, work_size=settings.work_size)
+        return OSVOS.load(settings.weights, work_size=settings.work_size, views=settings.views,
+                          segment_scale=settings.segment_scale)
     return load

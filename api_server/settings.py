@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_WORK_SIZE
+from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, SEGMENT_SCALE, SEGMENT_SCALES, VIEW_COUNTS
 
 MAX_ITERATIONS = 100_000
 """The most fine-tuning steps a job may ask for (``iterations``, ``OSVOS_DEFAULT_STEPS``)."""
@@ -34,6 +34,11 @@ class Settings:
     """``OSVOS_WEIGHTS``: parent network weights; unset = the weights shipped with osvos."""
     work_size: int = DEFAULT_WORK_SIZE
     """``OSVOS_WORK_SIZE``: longest side at which the network runs (default: osvos's); 0 = full resolution."""
+    segment_scale: float = SEGMENT_SCALE
+    """``OSVOS_SEGMENT_SCALE``: frames are segmented at this × the work size (default: osvos's)."""
+    views: int = DEFAULT_VIEWS
+    """``OSVOS_VIEWS``: 1, or 2 to average each frame's segmentation with its mirror image's (default: osvos's).
+    Both are part of the model's version, so of every job id."""
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
@@ -52,7 +57,9 @@ class Settings:
     _ENV = {
         "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
-        "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "default_steps": "OSVOS_DEFAULT_STEPS",
+        "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "views": "OSVOS_VIEWS",
+        "segment_scale": "OSVOS_SEGMENT_SCALE",
+        "default_steps": "OSVOS_DEFAULT_STEPS",
         "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
@@ -89,6 +96,9 @@ class Settings:
             (self.max_frames > 0, "OSVOS_MAX_FRAMES must be positive"),
             (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
+            (SEGMENT_SCALES[0] <= self.segment_scale <= SEGMENT_SCALES[1],
+             "OSVOS_SEGMENT_SCALE must be from {:g} to {:g}".format(*SEGMENT_SCALES)),
+            (self.views in VIEW_COUNTS, f"OSVOS_VIEWS must be one of {', '.join(map(str, VIEW_COUNTS))}"),
             (1 <= self.default_steps <= MAX_ITERATIONS,
              f"OSVOS_DEFAULT_STEPS must be a whole number from 1 to {MAX_ITERATIONS}"),
             (self.max_budget > 0, "OSVOS_MAX_BUDGET must be positive"),

@@ -23,6 +23,19 @@ DEFAULT_SNAP = True
 """Snap masks to contour superpixels where the network is unsure: on the 12 DAVIS val sequences J 66.5 → 67.5 and
 F 63.5 → 64.9 (T 57.4 → 60.2), for about 0.7 s more per frame at 288×512 (models/README.md)."""
 
+SEGMENT_SCALE = 1.5
+"""Frames are segmented at up to this × the working size that fine-tuning runs at (480×854 video: fine-tuning at
+288×512, segmentation at 432×768), the largest of ``FINETUNE_SCALES``: finer score maps where thin and small
+objects need them. Less as the object grows (``osvos.views.ScaleTracker``). On the 12 DAVIS val sequences (every
+4th frame) J 67.6 → 68.7, F 65.3 → 66.8, for about twice the network's time per frame (models/README.md)."""
+SEGMENT_SCALES = (0.25, 4.0)
+"""The smallest and largest ``segment_scale`` allowed."""
+VIEW_COUNTS = (1, 2)
+"""Test-time views a frame may be segmented from (``osvos.views.view_plan``): 1, the frame; 2, and its mirror
+image, the probabilities averaged."""
+DEFAULT_VIEWS = 1
+"""Test-time views by default."""
+
 FINETUNE_SCALES = (1.5, 1.25, 1.0, 0.75, 0.5)
 """Sizes of the first frame that fine-tuning trains on (each also mirrored): the object as it may grow or
 shrink later in the video."""

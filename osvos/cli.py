@@ -8,7 +8,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .budget import DEFAULT_SNAP, DEFAULT_STEPS, DEFAULT_WORK_SIZE, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS, Budget
+from .budget import (
+    DEFAULT_SNAP,
+    DEFAULT_STEPS,
+    DEFAULT_VIEWS,
+    DEFAULT_WORK_SIZE,
+    MAX_DREAMS,
+    SEGMENT_SCALE,
+    THOROUGH_DREAMS,
+    THOROUGH_STEPS,
+    VIEW_COUNTS,
+    Budget,
+)
+from .views import view_plan
 
 
 def _annotation(text: str) -> tuple[int, str]:
@@ -21,11 +33,12 @@ def _annotation(text: str) -> tuple[int, str]:
 
 def _budget(args: argparse.Namespace) -> Budget | None:
     """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
-    ``--dreams`` too."""
+    ``--dreams`` and ``--segment-scale`` too, before any model loads."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
+    view_plan(args.views, args.segment_scale)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
@@ -56,7 +69,7 @@ def _segment(args: argparse.Namespace) -> int:
                 raise ValueError(f"frame {index} is annotated twice")
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
-        model = OSVOS.load(args.weights, work_size=args.work_size)
+        model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale)
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -103,7 +116,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             return 2
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
-                         dreams=args.dreams)
+                         dreams=args.dreams, views=args.views, segment_scale=args.segment_scale)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -156,6 +169,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=DEFAULT_SNAP,
                         help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8; "
                              f"default: {'on' if DEFAULT_SNAP else 'off'}; about 2x the segmentation time)")
+    parser.add_argument("--views", type=int, choices=VIEW_COUNTS, default=DEFAULT_VIEWS,
+                        help=f"test-time views each frame is segmented from (default {DEFAULT_VIEWS}): 1, the frame; "
+                             "2, the frame and its mirror image, their probabilities averaged (2x the network's time)")
+    parser.add_argument("--segment-scale", type=float, default=SEGMENT_SCALE,
+                        help=f"segment frames at this x the work size that fine-tuning runs at (default "
+                             f"{SEGMENT_SCALE:g}; 1 = the same size)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

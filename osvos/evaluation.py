@@ -10,7 +10,15 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .budget import DEFAULT_BUDGET, DEFAULT_SNAP, DEFAULT_THRESHOLD, DEFAULT_WORK_SIZE, Budget
+from .budget import (
+    DEFAULT_BUDGET,
+    DEFAULT_SNAP,
+    DEFAULT_THRESHOLD,
+    DEFAULT_VIEWS,
+    DEFAULT_WORK_SIZE,
+    SEGMENT_SCALE,
+    Budget,
+)
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
@@ -56,14 +64,15 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
-             dreams: int | None = None) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
+             dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE
+             ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
     if method != "osvos":
         raise ValueError(f"unknown method {method!r} (osvos or flow)")
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size)
+    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale)
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -83,13 +92,15 @@ def _jft(j: float, f: float, t: float) -> str:
 
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
-               work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None,
-               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+               work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
+               segment_scale: float = SEGMENT_SCALE, sequences: Sequence[str] | None = None,
+               log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
-    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``)."""
+    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views`` and
+    ``segment_scale`` as in ``OSVOS.load``)."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams)
+    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -113,21 +124,21 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
 
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
-             budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE,
-             sequences: Sequence[str] | None = None,
+             budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
+             segment_scale: float = SEGMENT_SCALE, sequences: Sequence[str] | None = None,
              thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
-    Each frame's conv1–conv3 run once; the parent's head, the fine-tuned head and HED's contour head all
-    read them (``OSVOS.analyse``), and the fine-tuned mask is scored as is and snapped, so the two
-    fine-tuned rows share one fine-tuning. Every row is scored at each of ``thresholds``: the first gives
-    the tables ``parent``, ``osvos`` and ``osvos_snap``, the others ``<row>@<threshold>`` (J and F only: T
-    costs more than the network). Tables go to ``out/<table>.csv|.md``.
+    Each frame goes through the parent network, the fine-tuned one and HED once (``OSVOS.analyse``), and the
+    fine-tuned mask is scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every row is
+    scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
+    others ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views`` and ``segment_scale``
+    as in ``OSVOS.load``. Tables go to ``out/<table>.csv|.md``.
     """
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size)
+    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale)
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     rows: dict[str, list[dict]] = {f"{row}{suffix}": [] for suffix in suffixes.values()
@@ -138,9 +149,11 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         preds: dict[str, list[np.ndarray]] = {key: [gts[0]] for key in rows}
         model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
+        tracker = model.scale_tracker()
         for path in seq.frames[1:]:
             frame = read_rgb(path)
-            views = model.analyse(frame, parent=True)
+            views = model.analyse(frame, parent=True, scale=tracker.scale())
+            tracker.update(views["probability"] > thresholds[0])
             snap = model.snapper(frame, views["contours"])
             for threshold, suffix in suffixes.items():
                 mask = views["probability"] > threshold

@@ -15,9 +15,11 @@ from .budget import (
     DEFAULT_BUDGET,
     DEFAULT_SNAP,
     DEFAULT_THRESHOLD,
+    DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
     MAX_DREAMS,
     SEGMENT_BATCH,
+    SEGMENT_SCALE,
     Budget,
 )
 from .cancel import Cancel, Cancelled
@@ -25,6 +27,7 @@ from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 from .precision import building_in, choose_precision
+from .views import ScaleTracker, view_plan
 from .weights import SHIPPED_WEIGHTS, default_weights
 
 __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
@@ -96,8 +99,11 @@ class OSVOS:
     """A parent network, fine-tunable on one annotated frame, that segments the rest of the video."""
 
     def __init__(self, weights: Path | None, *, work_size: int | None = None,
-                 recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32"):
+                 recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32", views: int = 1,
+                 segment_scale: float = 1.0):
         self.precision = precision
+        view_plan(views, segment_scale)
+        self.view_count, self.segment_scale = views, float(segment_scale)
         with building_in(precision):
             self.nets = build_networks()
         if weights is None:
@@ -108,6 +114,10 @@ class OSVOS:
             self.version = Path(weights).stem.split(".")[0] + "-" + _digest(Path(weights))
         if precision != "float32":
             self.version += f"-{precision}"
+        if segment_scale != 1.0:
+            self.version += f"-seg{segment_scale:g}"
+        if views != 1:
+            self.version += f"-views{views}"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -117,7 +127,8 @@ class OSVOS:
 
     @classmethod
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
-             recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None) -> "OSVOS":
+             recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None,
+             views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE) -> "OSVOS":
         """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
@@ -125,24 +136,33 @@ class OSVOS:
         back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning. ``precision``:
         ``auto`` (bfloat16 on CPUs with native bf16, else float32), ``float32`` or ``bfloat16``; None reads
         ``OSVOS_PRECISION`` (default auto). bfloat16 is part of ``version``: its masks differ from float32's.
+        ``segment_scale``: frames are segmented at up to this × ``work_size`` (fine-tuning runs at ``work_size``;
+        ``osvos.views.ScaleTracker`` lowers it as the object grows); ``views``: 1, or 2 to average with the
+        mirror image (``osvos.views.view_plan``). Both are part of ``version`` when not 1.
         """
         if weights is None:
             weights = default_weights()
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"weights not found: {weights}")
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
-                   precision=choose_precision(precision))
+                   precision=choose_precision(precision), views=views, segment_scale=segment_scale)
 
-    def _work_size(self, height: int, width: int) -> tuple[int, int] | None:
-        """The (width, height) a frame of this size runs at, or None when it runs as it is."""
-        if not self.work_size or max(height, width) <= self.work_size:
+    def _work_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int] | None:
+        """The (width, height) a frame of this size runs at (``scale`` × the working size), or None when it runs
+        as it is."""
+        longest = max(height, width)
+        target = (min(self.work_size, longest) if self.work_size else longest) * scale
+        if round(target) == longest:
             return None
-        scale = self.work_size / max(height, width)
-        return max(16, round(width * scale)), max(16, round(height * scale))
+        ratio = target / longest
+        return max(16, round(width * ratio)), max(16, round(height * ratio))
 
-    def _to_work(self, frame: np.ndarray) -> np.ndarray:
-        size = self._work_size(*frame.shape[:2])
-        return frame if size is None else cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    def _to_work(self, frame: np.ndarray, scale: float = 1.0) -> np.ndarray:
+        size = self._work_size(*frame.shape[:2], scale)
+        if size is None:
+            return frame
+        shrink = size[0] < frame.shape[1]
+        return cv2.resize(frame, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
 
     def _mask_to_work(self, mask: np.ndarray) -> np.ndarray:
         """``mask`` at the working size of its frame, on top of the frame's ``_to_work``."""
@@ -180,17 +200,32 @@ class OSVOS:
         self.reset()
         examples = [(self._to_work(one), self._mask_to_work(label)) for one, label in zip(frames, masks)]
         self.last_finetune = finetune(self.nets, examples, Budget.of(budget), recipe, progress, cancel)
+        self.last_finetune["object_area"] = float(np.mean(masks[0]))
         return self
 
-    def probabilities(self, frame: np.ndarray) -> np.ndarray:
-        """Foreground probability per pixel (float32, input resolution) for one RGB frame."""
-        return self._batch_probabilities([frame])[0]
+    def probabilities(self, frame: np.ndarray, scale: float | None = None) -> np.ndarray:
+        """Foreground probability per pixel (float32, input resolution) for one RGB frame, segmented at ``scale``
+        × the working size (default ``segment_scale``)."""
+        return self._batch_probabilities([frame], scale=scale)[0]
 
-    def _batch_probabilities(self, frames: list[np.ndarray]) -> list[np.ndarray]:
-        """``probabilities`` of same-sized frames in one forward pass (a batch is faster per frame on CPU)."""
-        x = np.stack([preprocess(self._to_work(frame)) for frame in frames])
-        logits = np.asarray(self.nets.segmenter.predict_on_batch(x))[..., 0]
-        return [self._to_probability(one, frame.shape[:2]) for one, frame in zip(logits, frames)]
+    def scale_tracker(self) -> ScaleTracker:
+        """The scale to segment the next frames of this video at, from the fine-tuned object's size."""
+        return ScaleTracker(self.segment_scale, self.last_finetune.get("object_area"))
+
+    def _batch_probabilities(self, frames: list[np.ndarray], segmenter=None, scale: float | None = None
+                             ) -> list[np.ndarray]:
+        """``probabilities`` of same-sized frames (``segmenter``: this network's by default), one forward pass
+        per view (a batch is faster per frame on CPU), mapped back onto the frames and averaged."""
+        segmenter = segmenter or self.nets.segmenter
+        views = view_plan(self.view_count, self.segment_scale if scale is None else scale)
+        sums = [np.zeros(frame.shape[:2], np.float32) for frame in frames]
+        for view in views:
+            x = np.stack([preprocess(self._to_work(frame[:, ::-1] if view.mirrored else frame, view.scale))
+                          for frame in frames])
+            logits = np.asarray(segmenter.predict_on_batch(x))[..., 0]
+            for total, one, frame in zip(sums, logits, frames):
+                total += self._to_probability(one[:, ::-1] if view.mirrored else one, frame.shape[:2])
+        return [total / len(views) for total in sums]
 
     def _to_probability(self, logits: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         prob = 1.0 / (1.0 + np.exp(-np.clip(logits.astype(np.float32), -80.0, 80.0)))
@@ -199,7 +234,7 @@ class OSVOS:
         return prob
 
     def _hed(self):
-        """HED on top of our conv1–conv3 when they are HED's (one trunk pass for both), else the whole HED."""
+        """HED on top of our conv1–conv3 when they are HED's, else the whole HED."""
         if self._contours is None:
             from .contour import build_hed, build_hed_head, shares_hed_trunk
             self._contours = build_hed_head() if shares_hed_trunk(self.nets.full) else build_hed()
@@ -207,31 +242,21 @@ class OSVOS:
 
     def contours(self, frame: np.ndarray) -> np.ndarray:
         """HED contour strength in [0, 1] at the working resolution."""
-        return self._hed_contours(preprocess(self._to_work(frame))[None])
-
-    def _hed_contours(self, x: np.ndarray, features: list[np.ndarray] | None = None) -> np.ndarray:
-        """``contours`` of a preprocessed one-frame batch; ``features``: its conv1–conv3 when already computed
-        (used only when HED shares them; otherwise the whole HED runs on ``x``)."""
-        hed = self._hed()
-        if len(hed.inputs) == 1:
-            return np.asarray(hed.predict_on_batch(x))[0, ..., 0]
-        if features is None:
-            features = list(self.nets.features.predict_on_batch(x))
-        return np.asarray(hed.predict_on_batch(features))[0, ..., 0]
-
-    def analyse(self, frame: np.ndarray, *, parent: bool = False) -> dict[str, np.ndarray]:
-        """One pass of conv1–conv3, several heads: ``probability`` (this network; input resolution),
-        ``contours`` (HED, working resolution) and, with ``parent``, ``parent_probability`` (the parent
-        network's, as before fine-tuning) — what snapping and the model card's ablation need."""
         x = preprocess(self._to_work(frame))[None]
-        height, width = x.shape[1:3]
-        conv1, conv2, conv3 = self.nets.features.predict_on_batch(x)
-        heads = {"probability": self.nets.head}
-        if parent:  # fine-tuning leaves conv1–conv3 as the parent's, so its head reads the same features
-            heads["parent_probability"] = self._parent_nets().head
-        out = {key: self._to_probability(np.asarray(head.predict_on_batch([conv2, conv3]))[0, :height, :width, 0],
-                                         frame.shape[:2]) for key, head in heads.items()}
-        out["contours"] = self._hed_contours(x, [conv1, conv2, conv3])
+        hed = self._hed()
+        inputs = x if len(hed.inputs) == 1 else list(self.nets.features.predict_on_batch(x))
+        return np.asarray(hed.predict_on_batch(inputs))[0, ..., 0]
+
+    def analyse(self, frame: np.ndarray, *, parent: bool = False, scale: float | None = None
+                ) -> dict[str, np.ndarray]:
+        """What snapping and the model card's ablation need of one frame: ``probability`` (this network's, as
+        ``probabilities`` gives it), ``contours`` (HED, working resolution) and, with ``parent``,
+        ``parent_probability`` (the parent network's, as before fine-tuning, over the same views), at ``scale``
+        (default ``segment_scale``)."""
+        out = {"probability": self._batch_probabilities([frame], scale=scale)[0]}
+        if parent:
+            out["parent_probability"] = self._batch_probabilities([frame], self._parent_nets().segmenter, scale)[0]
+        out["contours"] = self.contours(frame)
         return out
 
     def _parent_nets(self):
@@ -267,7 +292,8 @@ class OSVOS:
                 batch: int = SEGMENT_BATCH, annotations: Mapping[int, np.ndarray] | None = None
                 ) -> Iterator[np.ndarray]:
         """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and
-        run through the network ``batch`` at a time (consecutive frames of one size).
+        run through the network ``batch`` at a time (consecutive frames of one size), at the scale
+        ``scale_tracker`` picks from the last mask before the batch (unsnapped, or as annotated).
 
         ``snap`` aligns the mask to contour superpixels (>50 % rule) where the network is unsure;
         ``progress(n)`` gets the count done;
@@ -275,17 +301,21 @@ class OSVOS:
         """
         annotations = annotations or {}
         count = 0
-        for group in _same_size_groups(_prefetch(frames), 1 if snap else batch):
+        tracker = self.scale_tracker()
+        for group in _same_size_groups(_prefetch(frames), batch):
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
-            if snap:
-                views = self.analyse(group[0])
-                masks = [self.snap(group[0], views["probability"], views["contours"], threshold)]
-            else:
-                masks = [prob > threshold for prob in self._batch_probabilities(group)]
-            for mask in masks:
+            for frame, prob in zip(group, self._batch_probabilities(group, scale=tracker.scale())):
                 given = annotations.get(count)
+                if given is None:
+                    mask = prob > threshold
+                    tracker.update(mask)
+                    if snap:
+                        mask = self.snap(frame, prob, threshold=threshold)
+                else:
+                    mask = np.asarray(given, dtype=bool)
+                    tracker.update(mask)
                 count += 1
                 if progress is not None:
                     progress(count)
-                yield mask if given is None else np.asarray(given, dtype=bool)
+                yield mask

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
+from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, DEFAULT_VIEWS, SEGMENT_SCALE, VIEW_COUNTS, Budget
 from osvos.evaluation import ablation, summary_line
 
 
@@ -18,6 +18,10 @@ def main() -> None:
     parser.add_argument("--split", default="val")
     parser.add_argument("--weights", help="parent weights (default: the shipped ones)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"fine-tuning steps (default {DEFAULT_STEPS})")
+    parser.add_argument("--views", type=int, choices=VIEW_COUNTS, default=DEFAULT_VIEWS,
+                        help=f"test-time views per frame (default {DEFAULT_VIEWS})")
+    parser.add_argument("--segment-scale", type=float, default=SEGMENT_SCALE,
+                        help=f"segment at this x the fine-tuning size (default {SEGMENT_SCALE:g})")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
@@ -25,7 +29,8 @@ def main() -> None:
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
-                      sequences=sequences, thresholds=args.thresholds)
+                      views=args.views, segment_scale=args.segment_scale, sequences=sequences,
+                      thresholds=args.thresholds)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")
 

@@ -17,7 +17,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
-from osvos.budget import DEFAULT_STEPS
+from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, SEGMENT_SCALE
 
 
 def _dead_pid() -> int:
@@ -164,6 +164,15 @@ def test_settings_from_environment():
     assert defaults.worker_nice == 10 and Settings.from_env({"OSVOS_WORKER_NICE": "0"}).worker_nice == 0
     with pytest.raises(SettingsError, match="OSVOS_WORKER_NICE"):
         Settings.from_env({"OSVOS_WORKER_NICE": "25"})
+    assert defaults.views == DEFAULT_VIEWS and Settings.from_env({"OSVOS_VIEWS": "2"}).views == 2
+    for bad in ("3", "0", "two"):
+        with pytest.raises(SettingsError, match="OSVOS_VIEWS"):
+            Settings.from_env({"OSVOS_VIEWS": bad})
+    assert defaults.segment_scale == SEGMENT_SCALE
+    assert Settings.from_env({"OSVOS_SEGMENT_SCALE": "1"}).segment_scale == 1
+    for bad in ("0", "5", "big"):
+        with pytest.raises(SettingsError, match="OSVOS_SEGMENT_SCALE"):
+            Settings.from_env({"OSVOS_SEGMENT_SCALE": bad})
 
 
 @pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5),

@@ -303,3 +303,30 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
         assert np.isnan(tables[f"{row}@0"].loc["square", "T_mean"])     # T is not computed at extra thresholds
         assert (tmp_path / "out" / f"{row}@1.csv").exists() and (tmp_path / "out" / f"{row}.md").exists()
     assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]
+
+
+def test_segment_cli_views(frames_dir, tmp_path, capsys, monkeypatch):
+    """--views and --segment-scale reach the model (defaults DEFAULT_VIEWS and SEGMENT_SCALE); another count is a
+    usage error, a scale out of range a one-line error."""
+    from osvos.budget import DEFAULT_VIEWS, SEGMENT_SCALE
+    from osvos.system import OSVOS
+
+    loaded = []
+    original = OSVOS.load.__func__
+
+    def load(cls, *args, **options):
+        loaded.append((options["views"], options["segment_scale"]))
+        return original(cls, *args, **options)
+
+    monkeypatch.setattr(OSVOS, "load", classmethod(load))
+    folder, mask = frames_dir
+    args = ["segment", "--frames", str(folder), "--mask", str(mask), "--steps", "0", "--work-size", "64"]
+    assert cli.main([*args, "--out", str(tmp_path / "two"), "--views", "2", "--segment-scale", "1"]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "default")]) == 0
+    assert loaded == [(2, 1.0), (DEFAULT_VIEWS, SEGMENT_SCALE)] and len(list((tmp_path / "two").iterdir())) == 4
+    with pytest.raises(SystemExit) as info:
+        cli.main([*args, "--out", str(tmp_path / "bad"), "--views", "3"])
+    assert info.value.code == 2 and "invalid choice: 3" in capsys.readouterr().err
+    assert cli.main([*args, "--out", str(tmp_path / "bad"), "--segment-scale", "9"]) == 2
+    assert capsys.readouterr().err.strip() == "error: segment scale must be a number from 0.25 to 4: 9.0"
+    assert not (tmp_path / "bad").exists()

@@ -320,8 +320,8 @@ def hed_trunk_model(tmp_path_factory):
 
 
 def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
-    """analyse(): the fine-tuned, parent and contour heads on one conv1–3 pass give what the separate paths
-    give; segment(snap=True) is snap() of the probability."""
+    """analyse(): the fine-tuned and parent probabilities and HED's contours (on our conv1–3: they are HED's) are
+    what the separate paths give; segment(snap=True) is snap() of the probability."""
     frame, mask = square
     model = hed_trunk_model
     model.reset()
@@ -339,9 +339,8 @@ def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
 
 
 def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, square, tmp_path):
-    """Weights whose conv1–3 are not HED's take analyse()'s fallback for the contours: the whole HED on the frame
-    (the segmentation heads still share one conv1–3 pass), and the contours are still HED's (equal to those the
-    shared path gives for weights with HED's conv1–3)."""
+    """Weights whose conv1–3 are not HED's take the fallback for the contours: the whole HED on the frame, and the
+    contours are still HED's (equal to those the shared path gives for weights with HED's conv1–3)."""
     frame, mask = square
     model.reset()
     hed_trunk_model.reset()
