@@ -27,7 +27,7 @@ SEGMENT_SCALE = 1.5
 """Frames are segmented at up to this × the working size that fine-tuning runs at (480×854 video: fine-tuning at
 288×512, segmentation at 432×768), the largest of ``FINETUNE_SCALES``: finer score maps where thin and small
 objects need them. Less as the object grows (``osvos.views.ScaleTracker``). On the 12 DAVIS val sequences (every
-4th frame) J 67.6 → 68.7, F 65.3 → 66.8, for about twice the network's time per frame (models/README.md)."""
+4th frame) J 67.6 → 68.7, F 65.3 → 66.8, for up to 2.25× the network's time per frame (models/README.md)."""
 SEGMENT_SCALES = (0.25, 4.0)
 """The smallest and largest ``segment_scale`` allowed."""
 VIEW_COUNTS = (1, 2)
