@@ -307,14 +307,10 @@ class OSVOS:
                 raise Cancelled("segmentation was cancelled")
             for frame, prob in zip(group, self._batch_probabilities(group, scale=tracker.scale())):
                 given = annotations.get(count)
-                if given is None:
-                    mask = prob > threshold
-                    tracker.update(mask)
-                    if snap:
-                        mask = self.snap(frame, prob, threshold=threshold)
-                else:
-                    mask = np.asarray(given, dtype=bool)
-                    tracker.update(mask)
+                mask = prob > threshold if given is None else np.asarray(given, dtype=bool)
+                tracker.update(mask)
+                if snap and given is None:
+                    mask = self.snap(frame, prob, threshold=threshold)
                 count += 1
                 if progress is not None:
                     progress(count)

@@ -50,7 +50,7 @@ class ScaleTracker:
 
     def scale(self) -> float:
         """The scale for the next frames."""
-        if not self.first_area or self.area is None:
+        if not self.first_area:
             return self.largest
         growth = (max(self.area, 1e-9) / self.first_area) ** 0.5
         wanted = min(self.largest, max(self.scales[0], self.largest / growth))
