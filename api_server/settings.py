@@ -6,7 +6,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, SEGMENT_SCALE, SEGMENT_SCALES, VIEW_COUNTS
+from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, SEGMENT_SCALE
+from osvos.views import view_plan
 
 MAX_ITERATIONS = 100_000
 """The most fine-tuning steps a job may ask for (``iterations``, ``OSVOS_DEFAULT_STEPS``)."""
@@ -96,9 +97,6 @@ class Settings:
             (self.max_frames > 0, "OSVOS_MAX_FRAMES must be positive"),
             (self.cache_gb > 0, "OSVOS_CACHE_GB must be positive"),
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
-            (SEGMENT_SCALES[0] <= self.segment_scale <= SEGMENT_SCALES[1],
-             "OSVOS_SEGMENT_SCALE must be from {:g} to {:g}".format(*SEGMENT_SCALES)),
-            (self.views in VIEW_COUNTS, f"OSVOS_VIEWS must be one of {', '.join(map(str, VIEW_COUNTS))}"),
             (1 <= self.default_steps <= MAX_ITERATIONS,
              f"OSVOS_DEFAULT_STEPS must be a whole number from 1 to {MAX_ITERATIONS}"),
             (self.max_budget > 0, "OSVOS_MAX_BUDGET must be positive"),
@@ -109,6 +107,12 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise SettingsError(message)
+        plans = (("OSVOS_VIEWS", self.views, SEGMENT_SCALE), ("OSVOS_SEGMENT_SCALE", 1, self.segment_scale))
+        for var, views, scale in plans:
+            try:
+                view_plan(views, scale)
+            except ValueError as error:
+                raise SettingsError(f"{var}: {error}") from None
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

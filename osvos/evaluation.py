@@ -16,6 +16,7 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    SEGMENT_BATCH,
     SEGMENT_SCALE,
     Budget,
 )
@@ -131,8 +132,9 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
     Each frame goes through the parent network, the fine-tuned one and HED once (``OSVOS.analyse``), and the
-    fine-tuned mask is scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every row is
-    scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
+    fine-tuned mask is scored as is and snapped, so the two fine-tuned rows share one fine-tuning. The scale is
+    picked as ``OSVOS.segment`` picks it: anew every ``SEGMENT_BATCH`` frames, from the last unsnapped mask. Every
+    row is scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
     others ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views`` and ``segment_scale``
     as in ``OSVOS.load``. Tables go to ``out/<table>.csv|.md``.
     """
@@ -150,9 +152,11 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
         tracker = model.scale_tracker()
-        for path in seq.frames[1:]:
+        for position, path in enumerate(seq.frames[1:]):
+            if position % SEGMENT_BATCH == 0:
+                scale = tracker.scale()
             frame = read_rgb(path)
-            views = model.analyse(frame, parent=True, scale=tracker.scale())
+            views = model.analyse(frame, parent=True, scale=scale)
             tracker.update(views["probability"] > thresholds[0])
             snap = model.snapper(frame, views["contours"])
             for threshold, suffix in suffixes.items():

@@ -305,6 +305,33 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
     assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]
 
 
+def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monkeypatch):
+    """The fake network finds the whole frame at scale 1.5 (the object has grown 2.1x: the tracker asks for 1.0)
+    and the annotated square at 1.0 (back to 1.5). Frames 1-4 run at 1.5 and 5-8 at 1.0, read from frame 4's mask,
+    both in the model card's ablation and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
+    from osvos.budget import SEGMENT_BATCH
+    from osvos.system import OSVOS
+
+    assert SEGMENT_BATCH == 4
+    mask = synthetic_davis(tmp_path / "davis", frames=9)
+    asked = []
+
+    def fake(self, frames, segmenter=None, scale=None):
+        if segmenter is None:
+            asked.extend([scale] * len(frames))
+        found = np.ones(mask.shape, bool) if scale == 1.5 else mask
+        return [np.where(found, 0.9, 0.1).astype(np.float32) for _ in frames]
+
+    monkeypatch.setattr(OSVOS, "_batch_probabilities", fake)
+    expected = [1.5] * 4 + [1.0] * 4
+    evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, log=lambda line: None)
+    assert asked == expected
+    asked.clear()
+    evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / "evaluate", budget=1, snap=False,
+                          log=lambda line: None)
+    assert asked == expected
+
+
 def test_segment_cli_views(frames_dir, tmp_path, capsys, monkeypatch):
     """--views and --segment-scale reach the model (defaults DEFAULT_VIEWS and SEGMENT_SCALE); another count is a
     usage error, a scale out of range a one-line error."""
