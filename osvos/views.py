@@ -44,16 +44,16 @@ class ScaleTracker:
 
     def __init__(self, largest: float, first_area: float | None):
         self.scales = segment_scales(largest)
-        self.largest = float(largest)
         self.first_area = first_area
         self.area = first_area
 
     def scale(self) -> float:
         """The scale for the next frames."""
+        largest = self.scales[-1]
         if not self.first_area:
-            return self.largest
+            return largest
         growth = (max(self.area, 1e-9) / self.first_area) ** 0.5
-        wanted = min(self.largest, max(self.scales[0], self.largest / growth))
+        wanted = min(largest, max(self.scales[0], largest / growth))
         return min(self.scales, key=lambda scale: abs(scale - wanted))
 
     def update(self, mask) -> None:
