@@ -16,7 +16,6 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
-    SEGMENT_BATCH,
     SEGMENT_SCALE,
     Budget,
 )
@@ -131,9 +130,9 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
-    Each frame goes through the parent network, the fine-tuned one and HED once (``OSVOS.analyse``), and the
-    fine-tuned mask is scored as is and snapped, so the two fine-tuned rows share one fine-tuning. The scale is
-    picked as ``OSVOS.segment`` picks it: anew every ``SEGMENT_BATCH`` frames, from the last unsnapped mask. Every
+    Frames go through the parent network and the fine-tuned one as ``OSVOS.segment`` runs them
+    (``OSVOS.segment_probabilities``: the same batches and scales), and through HED once; the fine-tuned mask is
+    scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every
     row is scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
     others ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views`` and ``segment_scale``
     as in ``OSVOS.load``. Tables go to ``out/<table>.csv|.md``.
@@ -151,19 +150,13 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         preds: dict[str, list[np.ndarray]] = {key: [gts[0]] for key in rows}
         model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
-        tracker = model.scale_tracker()
-        for position, path in enumerate(seq.frames[1:]):
-            if position % SEGMENT_BATCH == 0:
-                scale = tracker.scale()
-            frame = read_rgb(path)
-            views = model.analyse(frame, parent=True, scale=scale)
-            tracker.update(views["probability"] > thresholds[0])
-            snap = model.snapper(frame, views["contours"])
+        frames = (read_rgb(path) for path in seq.frames[1:])
+        for one in model.segment_probabilities(frames, threshold=thresholds[0], parent=True):
+            snap = model.snapper(one.frame)
             for threshold, suffix in suffixes.items():
-                mask = views["probability"] > threshold
-                preds[f"parent{suffix}"].append(views["parent_probability"] > threshold)
-                preds[f"osvos{suffix}"].append(mask)
-                preds[f"osvos_snap{suffix}"].append(snap(views["probability"], threshold))
+                preds[f"parent{suffix}"].append(one.parent_probability > threshold)
+                preds[f"osvos{suffix}"].append(one.probability > threshold)
+                preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
         per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
         tuned = model.last_finetune["seconds"]
         for key, masks in preds.items():

@@ -6,7 +6,7 @@ import queue
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -30,7 +30,19 @@ from .precision import building_in, choose_precision
 from .views import ScaleTracker, view_plan
 from .weights import SHIPPED_WEIGHTS, default_weights
 
-__all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS"]
+__all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS", "SegmentedFrame"]
+
+
+class SegmentedFrame(NamedTuple):
+    """One frame as ``OSVOS.segment_probabilities`` gives it: the foreground ``probability`` (input resolution),
+    its ``mask`` (``probability > threshold``, unsnapped, or the given mask where ``annotated``) and, when asked
+    for, the parent network's probability."""
+
+    frame: np.ndarray
+    probability: np.ndarray
+    mask: np.ndarray
+    annotated: bool
+    parent_probability: np.ndarray | None
 
 
 def _digest(path: Path) -> str:
@@ -203,10 +215,10 @@ class OSVOS:
         self.last_finetune["object_area"] = float(np.mean(masks[0]))
         return self
 
-    def probabilities(self, frame: np.ndarray, scale: float | None = None) -> np.ndarray:
-        """Foreground probability per pixel (float32, input resolution) for one RGB frame, segmented at ``scale``
-        × the working size (default ``segment_scale``)."""
-        return self._batch_probabilities([frame], scale=scale)[0]
+    def probabilities(self, frame: np.ndarray) -> np.ndarray:
+        """Foreground probability per pixel (float32, input resolution) for one RGB frame, segmented at
+        ``segment_scale`` × the working size."""
+        return self._batch_probabilities([frame])[0]
 
     def scale_tracker(self) -> ScaleTracker:
         """The scale to segment the next frames of this video at, from the fine-tuned object's size."""
@@ -247,18 +259,6 @@ class OSVOS:
         inputs = x if len(hed.inputs) == 1 else list(self.nets.features.predict_on_batch(x))
         return np.asarray(hed.predict_on_batch(inputs))[0, ..., 0]
 
-    def analyse(self, frame: np.ndarray, *, parent: bool = False, scale: float | None = None
-                ) -> dict[str, np.ndarray]:
-        """What snapping and the model card's ablation need of one frame: ``probability`` (this network's, as
-        ``probabilities`` gives it), ``contours`` (HED, working resolution) and, with ``parent``,
-        ``parent_probability`` (the parent network's, as before fine-tuning, over the same views), at ``scale``
-        (default ``segment_scale``)."""
-        out = {"probability": self._batch_probabilities([frame], scale=scale)[0]}
-        if parent:
-            out["parent_probability"] = self._batch_probabilities([frame], self._parent_nets().segmenter, scale)[0]
-        out["contours"] = self.contours(frame)
-        return out
-
     def _parent_nets(self):
         if self._parent_copy is None:
             with building_in(self.precision):
@@ -266,21 +266,17 @@ class OSVOS:
             self._parent_copy.full.set_weights(self._parent)
         return self._parent_copy
 
-    def snap(self, frame: np.ndarray, probability: np.ndarray, contours: np.ndarray | None = None,
-             threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
+    def snap(self, frame: np.ndarray, probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
         """Boundary snapping of ``probability > threshold`` to the HED-contour superpixels of ``frame`` (>50 % rule),
-        where the network is unsure (``contour.snap_unsure``); ``contours``: this frame's
-        ``analyse(frame)["contours"]`` when already computed."""
-        return self.snapper(frame, contours)(probability, threshold)
+        where the network is unsure (``contour.snap_unsure``)."""
+        return self.snapper(frame)(probability, threshold)
 
-    def snapper(self, frame: np.ndarray, contours: np.ndarray | None = None
-                ) -> Callable[[np.ndarray, float], np.ndarray]:
+    def snapper(self, frame: np.ndarray) -> Callable[[np.ndarray, float], np.ndarray]:
         """``snap`` for several probability maps or thresholds of one frame: its superpixels are computed once,
         here, at the working size, and brought to the frame's size."""
         from .contour import resize_labels, snap_unsure, superpixels
 
-        labels = superpixels(self.contours(frame) if contours is None else contours)
-        labels = resize_labels(labels, (frame.shape[1], frame.shape[0]))
+        labels = resize_labels(superpixels(self.contours(frame)), (frame.shape[1], frame.shape[0]))
 
         def snap_probability(probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
             return snap_unsure(probability, labels, threshold)
@@ -291,27 +287,44 @@ class OSVOS:
                 progress: Callable[[int], None] | None = None, cancel: Cancel | None = None,
                 batch: int = SEGMENT_BATCH, annotations: Mapping[int, np.ndarray] | None = None
                 ) -> Iterator[np.ndarray]:
-        """Yield one boolean mask per RGB frame, at the frame's size; frames are decoded ahead on a thread and
-        run through the network ``batch`` at a time (consecutive frames of one size), at the scale
-        ``scale_tracker`` picks from the last mask before the batch (unsnapped, or as annotated).
+        """Yield one boolean mask per RGB frame, at the frame's size (``segment_probabilities`` has how frames go
+        through the network).
 
         ``snap`` aligns the mask to contour superpixels (>50 % rule) where the network is unsure;
         ``progress(n)`` gets the count done;
         ``annotations`` maps frame positions to masks that come out exactly as given (the annotated frames).
         """
+        segmented = self.segment_probabilities(frames, threshold=threshold, cancel=cancel, batch=batch,
+                                               annotations=annotations)
+        for count, one in enumerate(segmented, 1):
+            mask = one.mask
+            if snap and not one.annotated:
+                mask = self.snap(one.frame, one.probability, threshold=threshold)
+            if progress is not None:
+                progress(count)
+            yield mask
+
+    def segment_probabilities(self, frames: Iterable[np.ndarray], *, threshold: float = DEFAULT_THRESHOLD,
+                              cancel: Cancel | None = None, batch: int = SEGMENT_BATCH,
+                              annotations: Mapping[int, np.ndarray] | None = None, parent: bool = False
+                              ) -> Iterator[SegmentedFrame]:
+        """Yield a ``SegmentedFrame`` per RGB frame: frames are decoded ahead on a thread and run through the
+        network ``batch`` at a time (consecutive frames of one size), at the scale ``scale_tracker`` picks from the
+        last mask before the batch (unsnapped, or as annotated). ``parent`` also runs the parent network (as
+        before fine-tuning) over the same views: the model card's "parent only" row."""
         annotations = annotations or {}
-        count = 0
         tracker = self.scale_tracker()
+        count = 0
         for group in _same_size_groups(_prefetch(frames), batch):
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
-            for frame, prob in zip(group, self._batch_probabilities(group, scale=tracker.scale())):
+            scale = tracker.scale()
+            probabilities = self._batch_probabilities(group, scale=scale)
+            parents = (self._batch_probabilities(group, self._parent_nets().segmenter, scale) if parent
+                       else [None] * len(group))
+            for frame, probability, parent_probability in zip(group, probabilities, parents):
                 given = annotations.get(count)
-                mask = prob > threshold if given is None else np.asarray(given, dtype=bool)
+                mask = probability > threshold if given is None else np.asarray(given, dtype=bool)
                 tracker.update(mask)
-                if snap and given is None:
-                    mask = self.snap(frame, prob, threshold=threshold)
                 count += 1
-                if progress is not None:
-                    progress(count)
-                yield mask
+                yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability)

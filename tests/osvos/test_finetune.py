@@ -319,32 +319,35 @@ def hed_trunk_model(tmp_path_factory):
     return osvos.OSVOS.load(path, work_size=64)
 
 
-def test_analyse_shares_one_trunk_pass_between_heads(hed_trunk_model, square):
-    """analyse(): the fine-tuned and parent probabilities and HED's contours (on our conv1–3: they are HED's) are
-    what the separate paths give; segment(snap=True) is snap() of the probability."""
+def test_parent_probabilities_and_contours_on_the_shared_trunk(hed_trunk_model, square):
+    """segment_probabilities(parent=True): the fine-tuned and parent probabilities are what the separate paths give;
+    HED's contours run on our conv1–3 (they are HED's); segment(snap=True) is snap() of the probability."""
     frame, mask = square
     model = hed_trunk_model
     model.reset()
     parent = model.probabilities(frame)
     model.finetune(frame, mask, 3)
-    views = model.analyse(frame, parent=True)
-    assert set(views) == {"probability", "parent_probability", "contours"}
+    one = next(model.segment_probabilities([frame], parent=True))
+    assert np.allclose(one.probability, model.probabilities(frame), atol=1e-4)
+    assert np.allclose(one.parent_probability, parent, atol=1e-4)
+    assert not np.allclose(one.probability, one.parent_probability, atol=1e-4)
+    assert np.array_equal(one.mask, one.probability > 0.5) and not one.annotated
+    assert next(model.segment_probabilities([frame])).parent_probability is None
+    contours = model.contours(frame)
     assert len(model._hed().inputs) == 3  # conv1–3 are HED's: the shared path ran
-    assert np.allclose(views["probability"], model.probabilities(frame), atol=1e-4)
-    assert np.allclose(views["parent_probability"], parent, atol=1e-4)
-    assert not np.allclose(views["probability"], views["parent_probability"], atol=1e-4)
-    assert views["contours"].shape == (48, 64) and 0 <= views["contours"].min() <= views["contours"].max() <= 1
+    assert contours.shape == (48, 64) and 0 <= contours.min() <= contours.max() <= 1
     snapped = next(model.segment([frame], snap=True))
-    assert np.array_equal(snapped, model.snap(frame, views["probability"]))
+    assert np.array_equal(snapped, model.snap(frame, one.probability))
 
 
-def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, square, tmp_path):
+def test_contours_without_hed_trunk_run_the_whole_hed(model, hed_trunk_model, square, tmp_path):
     """Weights whose conv1–3 are not HED's take the fallback for the contours: the whole HED on the frame, and the
-    contours are still HED's (equal to those the shared path gives for weights with HED's conv1–3)."""
+    contours are still HED's (equal to those the shared path gives for weights with HED's conv1–3); the parent
+    probabilities are this network's own."""
     frame, mask = square
     model.reset()
     hed_trunk_model.reset()
-    shared = hed_trunk_model.analyse(frame)["contours"]
+    shared = hed_trunk_model.contours(frame)
     changed = osvos.OSVOS.load(work_size=64)
     layer = changed.nets.full.get_layer("block1_conv1")
     kernel, bias = layer.get_weights()
@@ -354,12 +357,12 @@ def test_analyse_without_hed_trunk_runs_the_whole_hed(model, hed_trunk_model, sq
     other = osvos.OSVOS.load(path, work_size=64)
     parent = other.probabilities(frame)
     other.finetune(frame, mask, 3)
-    views = other.analyse(frame, parent=True)
+    one = next(other.segment_probabilities([frame], parent=True))
+    contours = other.contours(frame)
     assert len(other._hed().inputs) == 1  # the whole HED: the fallback ran
-    assert np.allclose(views["probability"], other.probabilities(frame), atol=1e-4)
-    assert np.allclose(views["parent_probability"], parent, atol=1e-4)
-    assert np.allclose(views["contours"], other.contours(frame), atol=1e-6)
-    assert np.allclose(views["contours"], shared, atol=2e-2)
+    assert np.allclose(one.probability, other.probabilities(frame), atol=1e-4)
+    assert np.allclose(one.parent_probability, parent, atol=1e-4)
+    assert np.allclose(contours, shared, atol=2e-2)
     assert not np.allclose(parent, model.probabilities(frame), atol=1e-3)
 
 

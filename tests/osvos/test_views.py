@@ -52,7 +52,7 @@ def test_frames_are_segmented_at_the_segment_scale(model, frame):
     assert probability.shape == frame.shape[:2]
     assert np.allclose(probability, at_96, atol=1e-5)
     assert not np.allclose(probability, at_64, atol=1e-3)
-    assert np.allclose(model.analyse(frame)["probability"], probability, atol=1e-6)
+    assert np.allclose(next(model.segment_probabilities([frame])).probability, probability, atol=1e-6)
 
 
 def test_two_views_average_the_mirror_image_and_are_mirror_symmetric(model, frame):
