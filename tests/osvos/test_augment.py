@@ -5,7 +5,17 @@ import cv2
 import numpy as np
 import pytest
 
-from osvos.augment import SCALES, augment, augment_still, colour_jitter, cover_transform, random_crop, rescale
+from osvos.augment import (
+    SCALES,
+    STILL_OBJECT_SHARE,
+    augment,
+    augment_still,
+    colour_jitter,
+    cover_transform,
+    place_object,
+    random_crop,
+    rescale,
+)
 
 
 def block_mask(rng, height=60, width=80, block=10) -> np.ndarray:
@@ -171,21 +181,35 @@ def test_still_augmentation_turns_within_the_range():
     assert max(abs(a) for a in angles) <= 31 and min(angles) < -5 < 5 < max(angles)
 
 
-def test_still_crops_that_miss_the_object_are_drawn_again(monkeypatch):
-    """A small object in a corner: with redraws, more crops contain it than with one draw per crop."""
-    import osvos.augment
-
+def test_still_objects_come_out_as_large_as_a_videos():
+    """A photo whose object covers half of it (as salient-object photos do): in the crops the object covers a
+    share drawn from STILL_OBJECT_SHARE (1–25 %, mean 7 %), give or take the clipping at the crop's border, and
+    every crop shows it, even when the object sits in a corner of the photo."""
     image = np.zeros((300, 400, 3), np.uint8)
-    mask = np.zeros((300, 400), bool)
-    mask[10:60, 10:60] = True
+    half, corner = np.zeros((300, 400), bool), np.zeros((300, 400), bool)
+    half[:, :200] = True
+    corner[10:60, 10:60] = True
+    for mask in (half, corner):
+        shares = [augment_still(image, mask, (64, 112), np.random.default_rng(s), jitter=False)[1].mean()
+                  for s in range(60)]
+        assert min(shares) > 0.003 and max(shares) < STILL_OBJECT_SHARE[1] * 1.1
+        assert 0.04 < np.mean(shares) < 0.11
 
-    def hits():
-        return sum(augment_still(image, mask, (64, 96), np.random.default_rng(s), jitter=False)[1].any()
-                   for s in range(60))
 
-    redrawn = hits()
-    monkeypatch.setattr(osvos.augment, "PLACEMENT_TRIES", 1)
-    assert redrawn > hits() + 10
+def test_place_object_moves_and_resizes_the_object_and_fills_its_hole():
+    """A white square on a grey photo, put back at a quarter of its area elsewhere: the mask is the moved square,
+    the image is white there, and where the square stood the photo is grey again (inpainted)."""
+    image = np.full((120, 160, 3), 90, np.uint8)
+    mask = np.zeros((120, 160), bool)
+    mask[20:60, 20:60] = True
+    image[mask] = 255
+    out_image, out_mask = place_object(image, mask, area=400.0, centre=(120.0, 90.0))
+    rows, cols = np.nonzero(out_mask)
+    assert abs(len(rows) - 400) <= 45
+    assert abs(rows.mean() - 90) < 1 and abs(cols.mean() - 120) < 1
+    assert (out_image[out_mask] > 200).all()
+    assert np.abs(out_image[25:55, 25:55].astype(int) - 90).max() < 5
+    assert np.array_equal(place_object(image, np.zeros_like(mask), 400.0, (10.0, 10.0))[0], image)
 
 
 def test_colour_jitter_changes_colours_within_bounds():
