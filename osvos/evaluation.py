@@ -123,11 +123,21 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
     return pd.DataFrame(rows).set_index("sequence")
 
 
+def screened_frames(count: int, stride: int) -> list[int]:
+    """Frame positions a pass reads: all ``count`` at stride 1, else the first, every ``stride``-th of
+    1 … count−2 and the last, so that DAVIS scoring (frames 1 … N−2 of the list) scores exactly the strided ones."""
+    if stride < 1:
+        raise ValueError(f"frame stride must be at least 1: {stride}")
+    if stride == 1 or count < 3:
+        return list(range(count))
+    return [0, *range(1, count - 1, stride), count - 1]
+
+
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
              segment_scale: float = SEGMENT_SCALE, sequences: Sequence[str] | None = None,
-             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), log: Callable[[str], None] = print
-             ) -> dict[str, pd.DataFrame]:
+             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), frame_stride: int = 1, parent_only: bool = False,
+             log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
     Frames go through the parent network and the fine-tuned one as ``OSVOS.segment`` runs them
@@ -135,40 +145,49 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every
     row is scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
     others ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views`` and ``segment_scale``
-    as in ``OSVOS.load``. Tables go to ``out/<table>.csv|.md``.
+    as in ``OSVOS.load``. A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F
+    only), ``parent_only`` skips fine-tuning and snapping (the ``parent`` rows alone). Tables go to
+    ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale)
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
-    rows: dict[str, list[dict]] = {f"{row}{suffix}": [] for suffix in suffixes.values()
-                                   for row in ("parent", "osvos", "osvos_snap")}
+    kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")
+    rows: dict[str, list[dict]] = {f"{row}{suffix}": [] for suffix in suffixes.values() for row in kinds}
+    tables: dict[str, pd.DataFrame] = {}
     for name in names:
         seq = load_sequence(davis, name)
-        gts = [seq.mask(i) for i in range(len(seq.frames))]
+        picked = screened_frames(len(seq.frames), frame_stride)
+        gts = [seq.mask(i) for i in picked]
         preds: dict[str, list[np.ndarray]] = {key: [gts[0]] for key in rows}
-        model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
+        if parent_only:
+            model.reset()
+        else:
+            model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
-        frames = (read_rgb(path) for path in seq.frames[1:])
-        for one in model.segment_probabilities(frames, threshold=thresholds[0], parent=True):
-            snap = model.snapper(one.frame)
+        frames = (read_rgb(seq.frames[i]) for i in picked[1:])
+        for one in model.segment_probabilities(frames, threshold=thresholds[0], parent=not parent_only):
+            parent = one.probability if parent_only else one.parent_probability
+            snap = None if parent_only else model.snapper(one.frame)
             for threshold, suffix in suffixes.items():
-                preds[f"parent{suffix}"].append(one.parent_probability > threshold)
-                preds[f"osvos{suffix}"].append(one.probability > threshold)
-                preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
-        per_frame = (time.perf_counter() - started) / max(1, len(seq.frames) - 1)
-        tuned = model.last_finetune["seconds"]
+                preds[f"parent{suffix}"].append(parent > threshold)
+                if snap is not None:
+                    preds[f"osvos{suffix}"].append(one.probability > threshold)
+                    preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
+        per_frame = (time.perf_counter() - started) / max(1, len(picked) - 1)
+        tuned = 0.0 if parent_only else model.last_finetune["seconds"]
         for key, masks in preds.items():
-            scores = score_sequence(masks, gts, temporal="@" not in key)
+            scores = score_sequence(masks, gts, temporal="@" not in key and frame_stride == 1)
             timing = {"finetune_s": 0.0 if key.startswith("parent") else tuned}
             if key.startswith("osvos_snap"):
                 timing["s_per_frame_all"] = per_frame
             rows[key].append({"sequence": name, **scores, **timing})
             log(f"{name} {key}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])}")
-    tables = {key: pd.DataFrame(value).set_index("sequence") for key, value in rows.items()}
-    for key, table in tables.items():
-        write_tables(table, out, key)
+        tables = {key: pd.DataFrame(value).set_index("sequence") for key, value in rows.items()}
+        for key, table in tables.items():
+            write_tables(table, out, key)
     return tables
 
 

@@ -25,12 +25,15 @@ def main() -> None:
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
+    parser.add_argument("--frame-stride", type=int, default=1,
+                        help="a screen: score every Nth frame of 1 … N−2 (J and F only; default 1, every frame)")
+    parser.add_argument("--parent-only", action="store_true", help="a screen: the parent row alone, no fine-tuning")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, sequences=sequences,
-                      thresholds=args.thresholds)
+                      thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")
 

@@ -357,3 +357,38 @@ def test_segment_cli_views(frames_dir, tmp_path, capsys, monkeypatch):
     assert cli.main([*args, "--out", str(tmp_path / "bad"), "--segment-scale", "9"]) == 2
     assert capsys.readouterr().err.strip() == "error: segment scale must be a number from 0.25 to 4: 9.0"
     assert not (tmp_path / "bad").exists()
+
+
+def test_screened_frames_keep_both_ends_and_every_nth_frame_between():
+    assert evaluation.screened_frames(10, 1) == list(range(10))
+    assert evaluation.screened_frames(10, 4) == [0, 1, 5, 9]      # scored: 1 and 5 (DAVIS drops first and last)
+    assert evaluation.screened_frames(2, 4) == [0, 1]
+    with pytest.raises(ValueError, match="at least 1"):
+        evaluation.screened_frames(10, 0)
+
+
+def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path, monkeypatch):
+    """Stride 3 over 9 frames segments frames 1, 4, 7 and 8 (the last closes the list) once each, with the
+    parent's own network and no fine-tuning; the half-right parent scores J 0.5 and no T."""
+    from osvos.system import OSVOS
+
+    mask = synthetic_davis(tmp_path / "davis", frames=9)
+    half = mask & (np.arange(mask.shape[1]) < mask.nonzero()[1].min() + (np.ptp(mask.nonzero()[1]) + 1) // 2)
+    calls = []
+
+    def fake(self, frames, segmenter=None, scale=None):
+        calls.append((len(frames), segmenter))
+        return [np.where(half, 0.9, 0.1).astype(np.float32) for _ in frames]
+
+    def no_finetune(*args, **kwargs):
+        raise AssertionError("a parent-only screen must not fine-tune")
+
+    monkeypatch.setattr(OSVOS, "_batch_probabilities", fake)
+    monkeypatch.setattr(OSVOS, "finetune", no_finetune)
+    tables = evaluation.ablation(tmp_path / "davis", "val", tmp_path / "screen", frame_stride=3, parent_only=True,
+                                 log=lambda line: None)
+    assert set(tables) == {"parent"}
+    assert sum(count for count, _ in calls) == 4 and all(segmenter is None for _, segmenter in calls)
+    assert tables["parent"].loc["square", "J_mean"] == pytest.approx(0.5)
+    assert np.isnan(tables["parent"].loc["square", "T_mean"])
+    assert (tmp_path / "screen" / "parent.csv").exists() and not (tmp_path / "screen" / "osvos.csv").exists()
