@@ -383,9 +383,7 @@ def test_correct_a_frame_through_the_site(studio, page):
     assert asked[-1] == f"{parent['id']}/frames/{target}", "an edited frame keeps its own mask"
     page.mouse.move(box["x"] + 10, box["y"] + 10)
     page.wait_for_timeout(300)
-    screenshot = ROOT / "docs" / "screenshots" / "correction.png"
-    screenshot.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(screenshot), full_page=True)
+    shot(page, "correction")
 
     page.click('[data-testid="submit-correction"]')
     page.wait_for_function("() => !location.pathname.includes('/correct/')"
