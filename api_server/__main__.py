@@ -105,5 +105,15 @@ def main(argv: list[str] | None = None, model_factory: Callable[[], object] | No
     return 0
 
 
+def exit_now(code: int) -> None:
+    """End the process once the server has closed: flush the logs, then ``os._exit``. A worker stopped while it
+    still loads the model leaves a daemon thread inside TensorFlow's native start-up, and the interpreter's
+    normal shutdown can wait on it past ``scripts/serve.py``'s grace period."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
