@@ -39,13 +39,31 @@ def random_crop(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng:
     return image[top:top + out_h, left:left + out_w], mask[top:top + out_h, left:left + out_w]
 
 
+def turn(image: np.ndarray, mask: np.ndarray, angle: float, fill: np.ndarray | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate image and mask by ``angle`` degrees about the centre, keeping their size; the corners that come in
+    are ``fill`` (image) and background (mask)."""
+    height, width = mask.shape
+    move = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
+    value = tuple(float(v) for v in fill) if fill is not None else 0.0
+    image = cv2.warpAffine(image, move, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                           borderValue=value)
+    label = cv2.warpAffine(mask.astype(np.float32), move, (width, height), flags=cv2.INTER_LINEAR) > 0.5
+    return image, label
+
+
 def augment(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
-            scales: tuple[float, ...] = SCALES, fill: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Random horizontal flip, a scale from ``scales`` and a random crop of ``size`` = (H, W)."""
+            scales: tuple[float, ...] = SCALES, fill: np.ndarray | None = None, rotation: float = 0.0,
+            jitter: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Random horizontal flip, a scale from ``scales``, a turn of up to ±``rotation``° (none at 0; the corners
+    ``fill``) and a random crop of ``size`` = (H, W), then ``colour_jitter`` if ``jitter``."""
     if rng.random() < 0.5:
         image, mask = image[:, ::-1], mask[:, ::-1]
     image, mask = rescale(np.ascontiguousarray(image), np.ascontiguousarray(mask), float(rng.choice(scales)))
-    return random_crop(image, mask, size, rng, fill)
+    if rotation:
+        image, mask = turn(image, mask, float(rng.uniform(-rotation, rotation)), fill)
+    image, mask = random_crop(image, mask, size, rng, fill)
+    return (colour_jitter(image, rng) if jitter else image), mask
 
 
 STILL_ROTATION = 30.0

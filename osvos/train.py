@@ -53,6 +53,10 @@ class TrainConfig:
     continues a trained parent may (its side heads were left behind in its own last third)."""
     schedule: str = "constant"
     """Learning rate over the run: ``constant``, or ``cosine`` (from ``lr`` down to 0 at ``iters``)."""
+    video_rotation: float = 0.0
+    """DAVIS frames turn by up to this many degrees either way (0: flip, scale and crop only)."""
+    video_jitter: bool = False
+    """DAVIS frames get the stills' colour jitter (``augment.colour_jitter``)."""
 
     def still_slots(self) -> int:
         """How many images of each batch are stills."""
@@ -86,7 +90,8 @@ class DavisBatches(keras.utils.PyDataset):
     """Augmented batches; batch k of the run depends only on (seed, k), so a resumed run sees the same data.
 
     With stills, the first ``config.still_slots()`` images of each batch are stills (``augment_still``: turned,
-    zoomed, shifted, colour-jittered), the rest DAVIS frames (``augment``: flip, scale, crop).
+    zoomed, shifted, colour-jittered), the rest DAVIS frames (``augment``: flip, scale, crop; turned and
+    colour-jittered where the config says so).
     """
 
     def __init__(self, config: TrainConfig, start_step: int):
@@ -118,7 +123,8 @@ class DavisBatches(keras.utils.PyDataset):
             return augment_still(read_rgb(image), read_label_png(mask), self.config.size, rng)
         frame, mask = self.samples[index]
         return augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
-                       fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8))
+                       fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8), rotation=self.config.video_rotation,
+                       jitter=self.config.video_jitter)
 
     def on_epoch_end(self):
         self.step += self.config.checkpoint_every

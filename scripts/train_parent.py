@@ -31,6 +31,9 @@ def main() -> None:
                         help="learning rate over the run: constant, or cosine decay from --lr to 0 at --iters")
     parser.add_argument("--side-weights", default=",".join(f"{w:g}" for w in TrainConfig.side_weights),
                         help="side-output loss weight in each third of the run (0,0,0: the fused output only)")
+    parser.add_argument("--video-rotation", type=float, default=TrainConfig.video_rotation,
+                        help="turn DAVIS frames by up to this many degrees either way (default 0: none)")
+    parser.add_argument("--video-jitter", action="store_true", help="colour-jitter DAVIS frames as stills are")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
@@ -41,7 +44,8 @@ def main() -> None:
                          batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
                          init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads,
                          stills=args.stills, still_fraction=args.still_fraction, schedule=args.schedule,
-                         side_weights=side_weights)
+                         side_weights=side_weights, video_rotation=args.video_rotation,
+                         video_jitter=args.video_jitter)
     print(train_parent(config, args.out, resume=args.resume))
 
 

@@ -15,6 +15,7 @@ from osvos.augment import (
     place_object,
     random_crop,
     rescale,
+    turn,
 )
 
 
@@ -114,6 +115,34 @@ def test_scales_only_from_the_given_set():
         assert np.array_equal(out[..., 0] > 0, out_mask)
         seen.add(scale)
     assert seen == {0.5, 0.8, 1.0}
+
+
+def test_turn_rotates_image_and_mask_together():
+    # A horizontal bar turned by 90° is a vertical bar through the same centre; the corners come in as fill.
+    mask = np.zeros((41, 41), bool)
+    mask[18:23, 5:36] = True
+    image = np.where(mask[..., None], 255, 40).astype(np.uint8).repeat(3, axis=2)
+    out, out_mask = turn(image, mask, 90.0, fill=np.array([7, 8, 9], np.uint8))
+    assert np.array_equal(out_mask, mask.T)
+    assert np.array_equal(out[..., 0] > 127, out_mask)
+    small, small_mask = turn(image, mask, 45.0, fill=np.array([7, 8, 9], np.uint8))
+    assert small[0, 0].tolist() == [7, 8, 9] and not small_mask[0, 0]
+    assert abs(int(small_mask.sum()) - int(mask.sum())) < 0.1 * mask.sum()
+
+
+def test_rotation_and_jitter_keep_image_and_mask_aligned():
+    mask = np.zeros((60, 80), bool)
+    mask[15:45, 20:60] = True
+    image = np.where(mask[..., None], 230, 20).astype(np.uint8).repeat(3, axis=2)
+    areas = set()
+    for seed in range(10):
+        out, out_mask = augment(image, mask, (48, 64), np.random.default_rng(seed), scales=(1.0,),
+                                fill=np.zeros(3, np.uint8), rotation=30.0, jitter=True)
+        assert out.shape == (48, 64, 3) and out_mask.shape == (48, 64)
+        inside, outside = out[out_mask].mean(), out[~out_mask].mean()
+        assert inside > outside + 100, "the object stays where its mask says after turn and jitter"
+        areas.add(int(out_mask.sum()))
+    assert len(areas) > 1, "the turn varies with the seed"
 
 
 def test_rescale_sizes_and_interpolation():
