@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, SEGMENT_SCALE
+from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, FLOW_WEIGHT, SEGMENT_SCALE
 from osvos.views import view_plan
 
 MAX_ITERATIONS = 100_000
@@ -40,6 +40,9 @@ class Settings:
     views: int = DEFAULT_VIEWS
     """``OSVOS_VIEWS``: 1, or 2 to average each frame's segmentation with its mirror image's (default: osvos's).
     Both are part of the model's version, so of every job id."""
+    flow_weight: float = FLOW_WEIGHT
+    """``OSVOS_FLOW_WEIGHT``: weight of the previous mask, carried by optical flow, in each frame's probability
+    (default: osvos's; 0 = each frame on its own). Part of the model's version."""
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
@@ -59,7 +62,7 @@ class Settings:
         "data_dir": "OSVOS_DATA_DIR", "api_token": "OSVOS_API_TOKEN", "max_upload_mb": "OSVOS_MAX_UPLOAD_MB",
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "views": "OSVOS_VIEWS",
-        "segment_scale": "OSVOS_SEGMENT_SCALE",
+        "segment_scale": "OSVOS_SEGMENT_SCALE", "flow_weight": "OSVOS_FLOW_WEIGHT",
         "default_steps": "OSVOS_DEFAULT_STEPS",
         "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
@@ -103,6 +106,7 @@ class Settings:
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
             (0 <= self.worker_nice <= 19, "OSVOS_WORKER_NICE must be between 0 and 19"),
+            (0 <= self.flow_weight < 0.5, "OSVOS_FLOW_WEIGHT must be at least 0 and below 0.5"),
         ]
         for ok, message in checks:
             if not ok:

@@ -28,6 +28,10 @@ SEGMENT_SCALE = 1.5
 288×512, segmentation at 432×768), the largest of ``FINETUNE_SCALES``: finer score maps where thin and small
 objects need them. Less as the object grows (``osvos.views.ScaleTracker``). On the 12 DAVIS val sequences (every
 4th frame) J 67.6 → 68.7, F 65.3 → 66.8, for up to 2.25× the network's time per frame (models/README.md)."""
+FLOW_WEIGHT = 0.4
+"""Weight of the previous frame's mask, carried by optical flow, in each frame's probability
+(``osvos.temporal.FlowPrior``; 0 = every frame on its own, as OSVOS). Chosen on the 12 DAVIS val sequences
+(models/README.md, "The temporal prior")."""
 SEGMENT_SCALES = (0.25, 4.0)
 """The smallest and largest ``segment_scale`` allowed."""
 VIEW_COUNTS = (1, 2)

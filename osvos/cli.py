@@ -13,6 +13,7 @@ from .budget import (
     DEFAULT_STEPS,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    FLOW_WEIGHT,
     MAX_DREAMS,
     SEGMENT_SCALE,
     THOROUGH_DREAMS,
@@ -20,6 +21,7 @@ from .budget import (
     VIEW_COUNTS,
     Budget,
 )
+from .temporal import checked_weight
 from .views import view_plan
 
 
@@ -33,12 +35,13 @@ def _annotation(text: str) -> tuple[int, str]:
 
 def _budget(args: argparse.Namespace) -> Budget | None:
     """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
-    ``--dreams`` and ``--segment-scale`` too, before any model loads."""
+    ``--dreams``, ``--segment-scale`` and ``--flow-weight`` too, before any model loads."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
     view_plan(args.views, args.segment_scale)
+    checked_weight(args.flow_weight)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
@@ -69,7 +72,8 @@ def _segment(args: argparse.Namespace) -> int:
                 raise ValueError(f"frame {index} is annotated twice")
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
-        model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale)
+        model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale,
+                           flow_weight=args.flow_weight)
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +120,8 @@ def _evaluate(args: argparse.Namespace) -> int:
             return 2
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
-                         dreams=args.dreams, views=args.views, segment_scale=args.segment_scale)
+                         dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
+                         flow_weight=args.flow_weight)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -175,6 +180,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment-scale", type=float, default=SEGMENT_SCALE,
                         help=f"segment frames at this x the work size that fine-tuning runs at (default "
                              f"{SEGMENT_SCALE:g}; 1 = the same size)")
+    parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
+                        help=f"weight of the previous frame's mask, carried by optical flow, in each frame's "
+                             f"probability (default {FLOW_WEIGHT:g}; 0 = each frame on its own, as OSVOS)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

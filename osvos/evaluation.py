@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from itertools import chain
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -16,6 +15,7 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    FLOW_WEIGHT,
     SEGMENT_SCALE,
     Budget,
 )
@@ -64,23 +64,24 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
-             dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE
-             ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
+             dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
+             flow_weight: float = FLOW_WEIGHT) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
     if method != "osvos":
         raise ValueError(f"unknown method {method!r} (osvos or flow)")
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale)
+    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
+                       flow_weight=flow_weight)
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
             model.finetune(read_rgb(paths[0]), mask, budget, dreams=dreams)
         else:
             model.reset()
-        masks = model.segment((read_rgb(p) for p in paths[1:]), snap=snap)
-        return chain([mask], masks), {"finetune_s": model.last_finetune.get("seconds", 0.0)}
+        masks = model.segment((read_rgb(p) for p in paths), snap=snap, annotations={0: mask})
+        return masks, {"finetune_s": model.last_finetune.get("seconds", 0.0)}
 
     return run
 
@@ -93,14 +94,14 @@ def _jft(j: float, f: float, t: float) -> str:
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
-               segment_scale: float = SEGMENT_SCALE, sequences: Sequence[str] | None = None,
-               log: Callable[[str], None] = print) -> pd.DataFrame:
+               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
-    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views`` and
-    ``segment_scale`` as in ``OSVOS.load``)."""
+    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
+    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``)."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale)
+    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -135,23 +136,26 @@ def screened_frames(count: int, stride: int) -> list[int]:
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
-             segment_scale: float = SEGMENT_SCALE, sequences: Sequence[str] | None = None,
-             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,), frame_stride: int = 1, parent_only: bool = False,
-             log: Callable[[str], None] = print) -> dict[str, pd.DataFrame]:
+             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+             sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+             frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
+             ) -> dict[str, pd.DataFrame]:
     """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
 
     Frames go through the parent network and the fine-tuned one as ``OSVOS.segment`` runs them
     (``OSVOS.segment_probabilities``: the same batches and scales), and through HED once; the fine-tuned mask is
-    scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every
-    row is scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the
-    others ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views`` and ``segment_scale``
-    as in ``OSVOS.load``. A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F
-    only), ``parent_only`` skips fine-tuning and snapping (the ``parent`` rows alone). Tables go to
+    scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every row is scored at each of
+    ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the others
+    ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views``, ``segment_scale`` and
+    ``flow_weight`` as in ``OSVOS.load``; the first frame goes in with its mask, as the product gives it. A screen:
+    ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F only), ``parent_only`` skips
+    fine-tuning, snapping and the flow prior (the ``parent`` rows alone). Tables go to
     ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale)
+    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
+                       flow_weight=0.0 if parent_only else flow_weight)
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")
@@ -167,8 +171,12 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         else:
             model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
         started = time.perf_counter()
-        frames = (read_rgb(seq.frames[i]) for i in picked[1:])
-        for one in model.segment_probabilities(frames, threshold=thresholds[0], parent=not parent_only):
+        frames = (read_rgb(seq.frames[i]) for i in picked)
+        segmented = model.segment_probabilities(frames, threshold=thresholds[0], parent=not parent_only,
+                                                 annotations={0: gts[0]})
+        for one in segmented:
+            if one.annotated:
+                continue
             parent = one.probability if parent_only else one.parent_probability
             snap = None if parent_only else model.snapper(one.frame)
             for threshold, suffix in suffixes.items():

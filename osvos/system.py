@@ -17,6 +17,7 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    FLOW_WEIGHT,
     MAX_DREAMS,
     SEGMENT_BATCH,
     SEGMENT_SCALE,
@@ -27,6 +28,7 @@ from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 from .precision import building_in, choose_precision
+from .temporal import FlowPrior, checked_weight
 from .views import ScaleTracker, view_plan
 from .weights import SHIPPED_WEIGHTS, default_weights
 
@@ -112,9 +114,10 @@ class OSVOS:
 
     def __init__(self, weights: Path | None, *, work_size: int | None = None,
                  recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32", views: int = 1,
-                 segment_scale: float = 1.0):
+                 segment_scale: float = 1.0, flow_weight: float = 0.0):
         self.precision = precision
         view_plan(views, segment_scale)
+        self.flow_weight = checked_weight(flow_weight)
         self.view_count, self.segment_scale = views, float(segment_scale)
         with building_in(precision):
             self.nets = build_networks()
@@ -130,6 +133,8 @@ class OSVOS:
             self.version += f"-seg{segment_scale:g}"
         if views != 1:
             self.version += f"-views{views}"
+        if flow_weight:
+            self.version += f"-flow{flow_weight:g}"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -140,7 +145,8 @@ class OSVOS:
     @classmethod
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
              recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None,
-             views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE) -> "OSVOS":
+             views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
+             flow_weight: float = FLOW_WEIGHT) -> "OSVOS":
         """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
@@ -150,14 +156,17 @@ class OSVOS:
         ``OSVOS_PRECISION`` (default auto). bfloat16 is part of ``version``: its masks differ from float32's.
         ``segment_scale``: frames are segmented at up to this × ``work_size`` (fine-tuning runs at ``work_size``;
         ``osvos.views.ScaleTracker`` lowers it as the object grows); ``views``: 1, or 2 to average with the
-        mirror image (``osvos.views.view_plan``). Both are part of ``version`` when not 1.
+        mirror image (``osvos.views.view_plan``). Both are part of ``version`` when not 1. ``flow_weight``: weight of
+        the previous mask, carried by optical flow, in each frame's probability (``osvos.temporal.FlowPrior``; 0 =
+        each frame on its own); part of ``version`` when not 0.
         """
         if weights is None:
             weights = default_weights()
         if weights is not None and not Path(weights).is_file():
             raise FileNotFoundError(f"weights not found: {weights}")
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
-                   precision=choose_precision(precision), views=views, segment_scale=segment_scale)
+                   precision=choose_precision(precision), views=views, segment_scale=segment_scale,
+                   flow_weight=flow_weight)
 
     def _work_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int] | None:
         """The (width, height) a frame of this size runs at (``scale`` × the working size), or None when it runs
@@ -311,9 +320,12 @@ class OSVOS:
         """Yield a ``SegmentedFrame`` per RGB frame: frames are decoded ahead on a thread and run through the
         network ``batch`` at a time (consecutive frames of one size), at the scale ``scale_tracker`` picks from the
         last mask before the batch (unsnapped, or as annotated). ``parent`` also runs the parent network (as
-        before fine-tuning) over the same views: the model card's "parent only" row."""
+        before fine-tuning) over the same views: the model card's "parent only" row. Each probability is blended
+        with the last mask carried by optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``): an
+        annotated frame passes its mask on, so give the first frame with its annotation to start from it."""
         annotations = annotations or {}
         tracker = self.scale_tracker()
+        prior = FlowPrior(self.flow_weight)
         count = 0
         for group in _same_size_groups(_prefetch(frames), batch):
             if cancel is not None and cancel():
@@ -323,8 +335,10 @@ class OSVOS:
             parents = (self._batch_probabilities(group, self._parent_nets().segmenter, scale) if parent
                        else [None] * len(group))
             for frame, probability, parent_probability in zip(group, probabilities, parents):
+                probability = prior.blend(frame, probability)
                 given = annotations.get(count)
                 mask = probability > threshold if given is None else np.asarray(given, dtype=bool)
+                prior.remember(mask)
                 tracker.update(mask)
                 count += 1
                 yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability)

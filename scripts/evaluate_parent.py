@@ -3,7 +3,15 @@ from __future__ import annotations
 
 import argparse
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_THRESHOLD, DEFAULT_VIEWS, SEGMENT_SCALE, VIEW_COUNTS, Budget
+from osvos.budget import (
+    DEFAULT_STEPS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_VIEWS,
+    FLOW_WEIGHT,
+    SEGMENT_SCALE,
+    VIEW_COUNTS,
+    Budget,
+)
 from osvos.evaluation import ablation, summary_line
 
 
@@ -22,6 +30,8 @@ def main() -> None:
                         help=f"test-time views per frame (default {DEFAULT_VIEWS})")
     parser.add_argument("--segment-scale", type=float, default=SEGMENT_SCALE,
                         help=f"segment at this x the fine-tuning size (default {SEGMENT_SCALE:g})")
+    parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
+                        help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
@@ -32,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
-                      views=args.views, segment_scale=args.segment_scale, sequences=sequences,
+                      views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
+                      sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

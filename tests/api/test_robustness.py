@@ -17,7 +17,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
-from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, SEGMENT_SCALE
+from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, SEGMENT_SCALE
 
 
 def _dead_pid() -> int:
@@ -173,6 +173,10 @@ def test_settings_from_environment():
     for bad in ("0", "5", "big"):
         with pytest.raises(SettingsError, match="OSVOS_SEGMENT_SCALE"):
             Settings.from_env({"OSVOS_SEGMENT_SCALE": bad})
+    assert defaults.flow_weight == FLOW_WEIGHT and Settings.from_env({"OSVOS_FLOW_WEIGHT": "0"}).flow_weight == 0
+    for bad in ("0.5", "-0.1", "much"):
+        with pytest.raises(SettingsError, match="OSVOS_FLOW_WEIGHT"):
+            Settings.from_env({"OSVOS_FLOW_WEIGHT": bad})
 
 
 @pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5),
