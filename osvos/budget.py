@@ -21,7 +21,8 @@ DEFAULT_THRESHOLD = 0.5
 """A pixel is the object where the network's probability exceeds this."""
 DEFAULT_SNAP = True
 """Snap masks to contour superpixels where the network is unsure: on the 12 DAVIS val sequences J 66.5 → 67.5 and
-F 63.5 → 64.9 (T 57.4 → 60.2), for about 0.7 s more per frame at 288×512 (models/README.md)."""
+F 63.5 → 64.9 (T 57.4 → 60.2), for about 0.7 s more per frame at 288×512; with the temporal prior (``FLOW_WEIGHT``)
+J 69.5 → 69.8, F 66.7 → 67.0, T 40.3 → 49.3 (models/README.md)."""
 
 SEGMENT_SCALE = 1.5
 """Frames are segmented at up to this × the working size that fine-tuning runs at (480×854 video: fine-tuning at
@@ -30,8 +31,8 @@ objects need them. Less as the object grows (``osvos.views.ScaleTracker``). On t
 4th frame) J 67.6 → 68.7, F 65.3 → 66.8, for up to 2.25× the network's time per frame (models/README.md)."""
 FLOW_WEIGHT = 0.4
 """Weight of the previous frame's mask, carried by optical flow, in each frame's probability
-(``osvos.temporal.FlowPrior``; 0 = every frame on its own, as OSVOS). Chosen on the 12 DAVIS val sequences
-(models/README.md, "The temporal prior")."""
+(``osvos.temporal.FlowPrior``; 0 = every frame on its own, as OSVOS). On the 12 DAVIS val sequences, every frame,
+J 69.1 → 69.8, F 66.8 → 67.0, T 61.2 → 49.3 with snapping (models/README.md, "The temporal prior")."""
 SEGMENT_SCALES = (0.25, 4.0)
 """The smallest and largest ``segment_scale`` allowed."""
 VIEW_COUNTS = (1, 2)

@@ -307,8 +307,9 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
 
 def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monkeypatch):
     """The fake network finds the whole frame at scale 1.5 (the object has grown 2.1x: the tracker asks for 1.0)
-    and the annotated square at 1.0 (back to 1.5). Frames 1-4 run at 1.5 and 5-8 at 1.0, read from frame 4's mask,
-    both in the model card's ablation and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
+    and the annotated square at 1.0 (back to 1.5). The first frame goes in with its mask, as the product gives it:
+    frames 0-3 run at 1.5, 4-7 at 1.0 (read from frame 3's mask) and 8 at 1.5 again, both in the model card's
+    ablation and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
     from osvos.budget import SEGMENT_BATCH
     from osvos.system import OSVOS
 
@@ -323,7 +324,7 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
         return [np.where(found, 0.9, 0.1).astype(np.float32) for _ in frames]
 
     monkeypatch.setattr(OSVOS, "_batch_probabilities", fake)
-    expected = [1.5] * 4 + [1.0] * 4
+    expected = [1.5] * 4 + [1.0] * 4 + [1.5]
     evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, log=lambda line: None)
     assert asked == expected
     asked.clear()
@@ -368,8 +369,9 @@ def test_screened_frames_keep_both_ends_and_every_nth_frame_between():
 
 
 def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path, monkeypatch):
-    """Stride 3 over 9 frames segments frames 1, 4, 7 and 8 (the last closes the list) once each, with the
-    parent's own network and no fine-tuning; the half-right parent scores J 0.5 and no T."""
+    """Stride 3 over 9 frames segments frames 1, 4, 7 and 8 (the last closes the list) once each, after the
+    annotated frame 0, with the parent's own network and no fine-tuning; the half-right parent scores J 0.5 and
+    no T."""
     from osvos.system import OSVOS
 
     mask = synthetic_davis(tmp_path / "davis", frames=9)
@@ -388,7 +390,7 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
     tables = evaluation.ablation(tmp_path / "davis", "val", tmp_path / "screen", frame_stride=3, parent_only=True,
                                  log=lambda line: None)
     assert set(tables) == {"parent"}
-    assert sum(count for count, _ in calls) == 4 and all(segmenter is None for _, segmenter in calls)
+    assert sum(count for count, _ in calls) == 1 + 4 and all(segmenter is None for _, segmenter in calls)
     assert tables["parent"].loc["square", "J_mean"] == pytest.approx(0.5)
     assert np.isnan(tables["parent"].loc["square", "T_mean"])
     assert (tmp_path / "screen" / "parent.csv").exists() and not (tmp_path / "screen" / "osvos.csv").exists()
