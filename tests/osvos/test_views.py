@@ -65,11 +65,11 @@ def test_two_views_average_the_mirror_image_and_are_mirror_symmetric(model, fram
     assert np.allclose(_mirrored(two, frame), two.probabilities(frame), atol=1e-5)
 
 
-def test_views_and_scale_are_part_of_the_version(model):
-    plain = _load(work_size=64, segment_scale=1.0)
-    assert "seg" not in plain.version and "views" not in plain.version
-    assert model.version == plain.version + "-seg1.5"
-    assert _load(work_size=64, views=2).version == plain.version + "-seg1.5-views2"
+def test_views_scale_and_flow_weight_are_part_of_the_version(model):
+    plain = _load(work_size=64, segment_scale=1.0, flow_weight=0.0)
+    assert "seg" not in plain.version and "views" not in plain.version and "flow" not in plain.version
+    assert model.version == plain.version + "-seg1.5-flow0.4"
+    assert _load(work_size=64, views=2, flow_weight=0.0).version == plain.version + "-seg1.5-views2"
     with pytest.raises(ValueError, match="views must be one of"):
         _load(views=3)
     with pytest.raises(ValueError, match="segment scale"):
