@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, FLOW_WEIGHT, SEGMENT_SCALE
+from osvos.temporal import checked_weight
 from osvos.views import view_plan
 
 MAX_ITERATIONS = 100_000
@@ -106,7 +107,6 @@ class Settings:
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
             (0 <= self.worker_nice <= 19, "OSVOS_WORKER_NICE must be between 0 and 19"),
-            (0 <= self.flow_weight < 0.5, "OSVOS_FLOW_WEIGHT must be at least 0 and below 0.5"),
         ]
         for ok, message in checks:
             if not ok:
@@ -117,6 +117,10 @@ class Settings:
                 view_plan(views, scale)
             except ValueError as error:
                 raise SettingsError(f"{var}: {error}") from None
+        try:
+            checked_weight(self.flow_weight)
+        except ValueError as error:
+            raise SettingsError(f"OSVOS_FLOW_WEIGHT: {error}") from None
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

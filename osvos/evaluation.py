@@ -5,7 +5,6 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 
@@ -22,26 +21,22 @@ from .budget import (
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
+from .temporal import FlowPrior
 
 COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"]
 
 
 def flow_propagate(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterable[np.ndarray]:
-    """Training-free baseline: carry the first mask frame to frame with DIS optical flow (backward warping)."""
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    iterator = iter(frames)
-    previous = cv2.cvtColor(next(iterator), cv2.COLOR_RGB2GRAY)
-    mask = first_mask.astype(np.float32)
-    yield first_mask.astype(bool)
-    height, width = first_mask.shape
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    for frame in iterator:
-        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        flow = dis.calc(gray, previous, None)
-        mask = cv2.remap(mask, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR)
-        mask = (mask > 0.5).astype(np.float32)
-        previous = gray
-        yield mask > 0.5
+    """Training-free baseline: carry the first mask frame to frame with DIS optical flow (backward warping,
+    ``osvos.temporal.FlowPrior.carried``), thresholded at 0.5 after each step."""
+    carrier = FlowPrior(0.0)
+    mask = np.asarray(first_mask, dtype=bool)
+    for frame in frames:
+        carried = carrier.carried(frame)
+        if carried is not None:
+            mask = carried > 0.5
+        carrier.remember(mask)
+        yield mask
 
 
 def _mask_files(root: Path, sequence: str) -> list[Path]:

@@ -65,6 +65,5 @@ class FlowPrior:
         return (1.0 - self.weight) * probability + self.weight * carried
 
     def remember(self, mask: np.ndarray) -> None:
-        """The mask the frame last given to ``blend`` ended with (the output, or an annotation)."""
-        if self.weight:
-            self._mask, self._gray = np.asarray(mask, dtype=np.float32), self._current
+        """The mask the frame last given to ``blend`` or ``carried`` ended with (the output, or an annotation)."""
+        self._mask, self._gray = np.asarray(mask, dtype=np.float32), self._current
