@@ -121,7 +121,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
                          dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
-                         flow_weight=args.flow_weight)
+                         flow_weight=args.flow_weight, finetune_seed=args.finetune_seed)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--method", choices=("osvos", "flow"), default="osvos")
     ev.add_argument("--sequences", help="comma-separated subset")
     ev.add_argument("--out", help="folder for masks, results.csv and results.md")
+    ev.add_argument("--finetune-seed", type=int, default=0,
+                    help="seed of fine-tuning's random windows and dreams (default 0, the product's): other seeds "
+                         "show how much of a difference between settings is chance")
     _model_options(ev)
     ev.set_defaults(run=_evaluate)
     return parser

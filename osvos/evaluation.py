@@ -60,15 +60,17 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
              dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
+             flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0
+             ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
     if method != "osvos":
         raise ValueError(f"unknown method {method!r} (osvos or flow)")
+    from .finetune import FinetuneRecipe
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight)
+                       flow_weight=flow_weight, recipe=FinetuneRecipe(seed=finetune_seed))
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -89,14 +91,16 @@ def _jft(j: float, f: float, t: float) -> str:
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
-               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0,
                sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
-    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``)."""
+    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``). ``finetune_seed`` seeds fine-tuning's windows and
+    dreams (``FinetuneRecipe.seed``; the product uses 0): the spread over seeds is the noise a lever must beat."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight)
+    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight,
+                       finetune_seed)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)

@@ -394,3 +394,26 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
     assert tables["parent"].loc["square", "J_mean"] == pytest.approx(0.5)
     assert np.isnan(tables["parent"].loc["square", "T_mean"])
     assert (tmp_path / "screen" / "parent.csv").exists() and not (tmp_path / "screen" / "osvos.csv").exists()
+
+
+def test_evaluate_cli_finetune_seed_reaches_the_recipe(tmp_path, monkeypatch):
+    """``evaluate --finetune-seed N`` fine-tunes with ``FinetuneRecipe.seed`` N (default 0, the product's), and one
+    seed gives the same masks twice."""
+    from osvos.system import OSVOS
+
+    synthetic_davis(tmp_path / "davis")
+    seeds = []
+    original = OSVOS.load.__func__
+
+    def load(cls, *args, **options):
+        seeds.append(options["recipe"].seed)
+        return original(cls, *args, **options)
+
+    monkeypatch.setattr(OSVOS, "load", classmethod(load))
+    common = ["evaluate", "--davis", str(tmp_path / "davis"), "--steps", "2", "--work-size", "64", "--no-snap"]
+    for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", [])):
+        assert cli.main([*common, *seed, "--out", str(tmp_path / name)]) == 0
+    assert seeds == [7, 7, 0]
+    masks = [sorted((tmp_path / name / "masks" / "square").iterdir()) for name in "ab"]
+    assert len(masks[0]) == len(masks[1]) > 1
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(*masks))
