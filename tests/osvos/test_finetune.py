@@ -363,7 +363,7 @@ def test_contours_without_hed_trunk_run_the_whole_hed(model, hed_trunk_model, sq
     assert np.allclose(one.probability, other.probabilities(frame), atol=1e-4)
     assert np.allclose(one.parent_probability, parent, atol=1e-4)
     assert np.allclose(contours, shared, atol=2e-2)
-    assert not np.allclose(parent, model.probabilities(frame), atol=1e-3)
+    assert not np.allclose(parent, model.probabilities(frame), rtol=0.05, atol=1e-6)  # both are below 0.003 here
 
 
 # --- the optimiser options of FinetuneRecipe -----------------------------------------------------------------

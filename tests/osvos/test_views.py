@@ -41,35 +41,39 @@ def _mirrored(model, frame):
     return model.probabilities(np.ascontiguousarray(frame[:, ::-1]))[:, ::-1]
 
 
-def test_frames_are_segmented_at_the_segment_scale(model, frame):
+@pytest.fixture(scope="module")
+def one_view():
+    """The frame alone (``views=1``) at the default segment scale, work size 64."""
+    return _load(work_size=64, views=1)
+
+
+def test_frames_are_segmented_at_the_segment_scale(one_view, frame):
     """Work size 64, scale 1.5: the 96×128 frame is segmented at 72×96, what work size 96 at scale 1 gives; the
     fine-tuning size (48×64) gives something else."""
-    model.reset()
-    assert (model.view_count, model.segment_scale) == (1, 1.5)
-    at_96 = _load(work_size=96, segment_scale=1.0).probabilities(frame)
-    at_64 = _load(work_size=64, segment_scale=1.0).probabilities(frame)
-    probability = model.probabilities(frame)
+    assert (one_view.view_count, one_view.segment_scale) == (1, 1.5)
+    at_96 = _load(work_size=96, segment_scale=1.0, views=1).probabilities(frame)
+    at_64 = _load(work_size=64, segment_scale=1.0, views=1).probabilities(frame)
+    probability = one_view.probabilities(frame)
     assert probability.shape == frame.shape[:2]
     assert np.allclose(probability, at_96, atol=1e-5)
     assert not np.allclose(probability, at_64, atol=1e-3)
-    assert np.allclose(next(model.segment_probabilities([frame])).probability, probability, atol=1e-6)
+    assert np.allclose(next(one_view.segment_probabilities([frame])).probability, probability, atol=1e-6)
 
 
-def test_two_views_average_the_mirror_image_and_are_mirror_symmetric(model, frame):
+def test_the_default_averages_the_mirror_image_and_is_mirror_symmetric(model, one_view, frame):
     model.reset()
-    two = _load(work_size=64, views=2)
-    assert (two.view_count, two.segment_scale) == (2, 1.5)
-    one_mirrored = _mirrored(model, frame)
-    assert not np.allclose(one_mirrored, model.probabilities(frame), atol=1e-3)  # the network is not symmetric
-    assert np.allclose(two.probabilities(frame), (model.probabilities(frame) + one_mirrored) / 2, atol=1e-5)
-    assert np.allclose(_mirrored(two, frame), two.probabilities(frame), atol=1e-5)
+    assert (model.view_count, model.segment_scale) == (DEFAULT_VIEWS, 1.5) == (2, 1.5)
+    alone, alone_mirrored = one_view.probabilities(frame), _mirrored(one_view, frame)
+    assert not np.allclose(alone_mirrored, alone, atol=1e-3)  # the network is not symmetric
+    assert np.allclose(model.probabilities(frame), (alone + alone_mirrored) / 2, atol=1e-5)
+    assert np.allclose(_mirrored(model, frame), model.probabilities(frame), atol=1e-5)
 
 
 def test_views_scale_and_flow_weight_are_part_of_the_version(model):
-    plain = _load(work_size=64, segment_scale=1.0, flow_weight=0.0)
+    plain = _load(work_size=64, segment_scale=1.0, views=1, flow_weight=0.0)
     assert "seg" not in plain.version and "views" not in plain.version and "flow" not in plain.version
-    assert model.version == plain.version + "-seg1.5-flow0.4"
-    assert _load(work_size=64, views=2, flow_weight=0.0).version == plain.version + "-seg1.5-views2"
+    assert model.version == plain.version + "-seg1.5-views2-flow0.4"
+    assert _load(work_size=64, views=1, flow_weight=0.0).version == plain.version + "-seg1.5"
     with pytest.raises(ValueError, match="views must be one of"):
         _load(views=3)
     with pytest.raises(ValueError, match="segment scale"):
