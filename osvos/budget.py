@@ -22,7 +22,8 @@ DEFAULT_THRESHOLD = 0.5
 DEFAULT_SNAP = True
 """Snap masks to contour superpixels where the network is unsure: on the 12 DAVIS val sequences J 66.5 → 67.5 and
 F 63.5 → 64.9 (T 57.4 → 60.2), for about 0.7 s more per frame at 288×512; with the temporal prior (``FLOW_WEIGHT``)
-J 69.5 → 69.8, F 66.7 → 67.0, T 40.3 → 49.3 (models/README.md)."""
+J 69.5 → 69.8, F 66.7 → 67.0, T 40.3 → 49.3. The snapped mask is the one carried to the next frame: with the
+mirror view J 70.2 → 70.5, F 67.2 → 67.7, T 50.2 → 45.9 against carrying the unsnapped one (models/README.md)."""
 
 SEGMENT_SCALE = 1.5
 """Frames are segmented at up to this × the working size that fine-tuning runs at (480×854 video: fine-tuning at

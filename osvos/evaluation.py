@@ -139,17 +139,18 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
              sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
              frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
-    """The model card's rows in one pass per sequence: parent only, parent + fine-tuning, and + snapping.
+    """The model card's rows: parent only, parent + fine-tuning, and + snapping, from one fine-tuning per sequence.
 
-    Frames go through the parent network and the fine-tuned one as ``OSVOS.segment`` runs them
-    (``OSVOS.segment_probabilities``: the same batches and scales), and through HED once; the fine-tuned mask is
-    scored as is and snapped, so the two fine-tuned rows share one fine-tuning. Every row is scored at each of
-    ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap``, the others
-    ``<row>@<threshold>`` (J and F only: T costs more than the network). ``views``, ``segment_scale`` and
-    ``flow_weight`` as in ``OSVOS.load``; the first frame goes in with its mask, as the product gives it. A screen:
-    ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F only), ``parent_only`` skips
-    fine-tuning, snapping and the flow prior (the ``parent`` rows alone). Tables go to
-    ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
+    Frames go through the networks as ``OSVOS.segment`` runs them (``OSVOS.segment_probabilities``: the same
+    batches, scales and temporal prior) in two passes: the fine-tuned network unsnapped, with the parent network on
+    the same views (rows ``parent`` and ``osvos``), then snapped, as the product runs it, the snapped mask carried
+    to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
+    scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
+    masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
+    ``views``, ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``; the first frame goes in with its mask,
+    as the product gives it. A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F
+    only), ``parent_only`` skips fine-tuning, snapping and the flow prior (the ``parent`` rows alone, one pass).
+    Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .system import OSVOS
 
@@ -169,27 +170,33 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
             model.reset()
         else:
             model.finetune(read_rgb(seq.frames[0]), gts[0], budget)
-        started = time.perf_counter()
-        frames = (read_rgb(seq.frames[i]) for i in picked)
-        segmented = model.segment_probabilities(frames, threshold=thresholds[0], parent=not parent_only,
-                                                 annotations={0: gts[0]})
-        for one in segmented:
-            if one.annotated:
-                continue
-            parent = one.probability if parent_only else one.parent_probability
-            snap = None if parent_only else model.snapper(one.frame)
+
+        def passed(snap: bool, parent: bool) -> Iterable:
+            frames = (read_rgb(seq.frames[i]) for i in picked)
+            segmented = model.segment_probabilities(frames, snap=snap, threshold=thresholds[0], parent=parent,
+                                                     annotations={0: gts[0]})
+            return (one for one in segmented if not one.annotated)
+
+        for one in passed(snap=False, parent=not parent_only):
+            parent_probability = one.probability if parent_only else one.parent_probability
             for threshold, suffix in suffixes.items():
-                preds[f"parent{suffix}"].append(parent > threshold)
-                if snap is not None:
+                preds[f"parent{suffix}"].append(parent_probability > threshold)
+                if not parent_only:
                     preds[f"osvos{suffix}"].append(one.probability > threshold)
-                    preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
+        started = time.perf_counter()
+        extra = list(suffixes.items())[1:]
+        for one in [] if parent_only else passed(snap=True, parent=False):
+            preds["osvos_snap"].append(one.mask)
+            snap = model.snapper(one.frame) if extra else None
+            for threshold, suffix in extra:
+                preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
         per_frame = (time.perf_counter() - started) / max(1, len(picked) - 1)
         tuned = 0.0 if parent_only else model.last_finetune["seconds"]
         for key, masks in preds.items():
             scores = score_sequence(masks, gts, temporal="@" not in key and frame_stride == 1)
             timing = {"finetune_s": 0.0 if key.startswith("parent") else tuned}
             if key.startswith("osvos_snap"):
-                timing["s_per_frame_all"] = per_frame
+                timing["s_per_frame"] = per_frame
             rows[key].append({"sequence": name, **scores, **timing})
             log(f"{name} {key}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])}")
         tables = {key: pd.DataFrame(value).set_index("sequence") for key, value in rows.items()}

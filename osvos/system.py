@@ -37,8 +37,8 @@ __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS", "Segmented
 
 class SegmentedFrame(NamedTuple):
     """One frame as ``OSVOS.segment_probabilities`` gives it: the foreground ``probability`` (input resolution),
-    its ``mask`` (``probability > threshold``, unsnapped, or the given mask where ``annotated``) and, when asked
-    for, the parent network's probability."""
+    its ``mask`` (``probability > threshold``, snapped when asked for, or the given mask where ``annotated``) and,
+    when asked for, the parent network's probability."""
 
     frame: np.ndarray
     probability: np.ndarray
@@ -135,6 +135,8 @@ class OSVOS:
             self.version += f"-views{views}"
         if flow_weight:
             self.version += f"-flow{flow_weight:g}"
+        if flow_weight or segment_scale != 1.0:
+            self.version += "-snapcarried"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -158,7 +160,9 @@ class OSVOS:
         ``osvos.views.ScaleTracker`` lowers it as the object grows); ``views``: 1, or 2 to average with the
         mirror image (``osvos.views.view_plan``). Both are part of ``version`` when not 1. ``flow_weight``: weight of
         the previous mask, carried by optical flow, in each frame's probability (``osvos.temporal.FlowPrior``; 0 =
-        each frame on its own); part of ``version`` when not 0.
+        each frame on its own); part of ``version`` when not 0. With either, each frame's mask depends on the
+        last one, which is the snapped mask when snapping (``segment_probabilities``): ``-snapcarried`` in
+        ``version`` tells these masks from those of versions that carried the unsnapped one.
         """
         if weights is None:
             weights = default_weights()
@@ -303,26 +307,24 @@ class OSVOS:
         ``progress(n)`` gets the count done;
         ``annotations`` maps frame positions to masks that come out exactly as given (the annotated frames).
         """
-        segmented = self.segment_probabilities(frames, threshold=threshold, cancel=cancel, batch=batch,
+        segmented = self.segment_probabilities(frames, snap=snap, threshold=threshold, cancel=cancel, batch=batch,
                                                annotations=annotations)
         for count, one in enumerate(segmented, 1):
-            mask = one.mask
-            if snap and not one.annotated:
-                mask = self.snap(one.frame, one.probability, threshold=threshold)
             if progress is not None:
                 progress(count)
-            yield mask
+            yield one.mask
 
-    def segment_probabilities(self, frames: Iterable[np.ndarray], *, threshold: float = DEFAULT_THRESHOLD,
-                              cancel: Cancel | None = None, batch: int = SEGMENT_BATCH,
-                              annotations: Mapping[int, np.ndarray] | None = None, parent: bool = False
-                              ) -> Iterator[SegmentedFrame]:
+    def segment_probabilities(self, frames: Iterable[np.ndarray], *, snap: bool = DEFAULT_SNAP,
+                              threshold: float = DEFAULT_THRESHOLD, cancel: Cancel | None = None,
+                              batch: int = SEGMENT_BATCH, annotations: Mapping[int, np.ndarray] | None = None,
+                              parent: bool = False) -> Iterator[SegmentedFrame]:
         """Yield a ``SegmentedFrame`` per RGB frame: frames are decoded ahead on a thread and run through the
         network ``batch`` at a time (consecutive frames of one size), at the scale ``scale_tracker`` picks from the
-        last mask before the batch (unsnapped, or as annotated). ``parent`` also runs the parent network (as
-        before fine-tuning) over the same views: the model card's "parent only" row. Each probability is blended
-        with the last mask carried by optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``): an
-        annotated frame passes its mask on, so give the first frame with its annotation to start from it."""
+        last mask before the batch. ``parent`` also runs the parent network (as before fine-tuning) over the same
+        views: the model card's "parent only" row. Each probability is blended with the last mask carried by
+        optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``). The mask a frame ends with (snapped
+        when ``snap``, or as annotated) is the one carried to the next frame and the one the scale is read from:
+        an annotated frame passes its mask on, so give the first frame with its annotation to start from it."""
         annotations = annotations or {}
         tracker = self.scale_tracker()
         prior = FlowPrior(self.flow_weight)
@@ -337,7 +339,12 @@ class OSVOS:
             for frame, probability, parent_probability in zip(group, probabilities, parents):
                 probability = prior.blend(frame, probability)
                 given = annotations.get(count)
-                mask = probability > threshold if given is None else np.asarray(given, dtype=bool)
+                if given is not None:
+                    mask = np.asarray(given, dtype=bool)
+                elif snap:
+                    mask = self.snap(frame, probability, threshold=threshold)
+                else:
+                    mask = probability > threshold
                 prior.remember(mask)
                 tracker.update(mask)
                 count += 1

@@ -305,11 +305,30 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
     assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]
 
 
+def test_ablation_scores_the_snapped_row_as_evaluate_runs_the_product(tmp_path, monkeypatch):
+    """The ``osvos_snap`` row is the product's output (the snapped mask carried frame to frame), the ``osvos`` row
+    the same fine-tuning unsnapped: each equals ``python -m osvos evaluate`` with and without snapping. The
+    network's stand-in is a blurred, shifted square, unsure along its edges: snapping changes J there."""
+    from osvos.system import OSVOS
+
+    mask = synthetic_davis(tmp_path / "davis", frames=5)
+    blurred = cv2.GaussianBlur(np.roll(mask, 2, axis=1).astype(np.float32), (0, 0), 3)
+    monkeypatch.setattr(OSVOS, "_batch_probabilities", lambda self, frames, *args, **kwargs: [blurred] * len(frames))
+    common = {"budget": 1, "work_size": 64, "log": lambda line: None}
+    tables = evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", **common)
+    scores = ["J_mean", "F_mean", "T_mean"]
+    for row, snap in (("osvos_snap", True), ("osvos", False)):
+        product = evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / row, snap=snap, **common)
+        assert product.loc["square", "J_mean"] > 0.5
+        np.testing.assert_array_equal(tables[row].loc["square", scores], product.loc["square", scores])
+    assert tables["osvos_snap"].loc["square", "J_mean"] != tables["osvos"].loc["square", "J_mean"]
+
+
 def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monkeypatch):
     """The fake network finds the whole frame at scale 1.5 (the object has grown 2.1x: the tracker asks for 1.0)
     and the annotated square at 1.0 (back to 1.5). The first frame goes in with its mask, as the product gives it:
-    frames 0-3 run at 1.5, 4-7 at 1.0 (read from frame 3's mask) and 8 at 1.5 again, both in the model card's
-    ablation and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
+    frames 0-3 run at 1.5, 4-7 at 1.0 (read from frame 3's mask) and 8 at 1.5 again, in both of the model card's
+    ablation passes (unsnapped, then snapped) and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
     from osvos.budget import SEGMENT_BATCH
     from osvos.system import OSVOS
 
@@ -326,7 +345,7 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
     monkeypatch.setattr(OSVOS, "_batch_probabilities", fake)
     expected = [1.5] * 4 + [1.0] * 4 + [1.5]
     evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, log=lambda line: None)
-    assert asked == expected
+    assert asked == expected * 2
     asked.clear()
     evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / "evaluate", budget=1, snap=False,
                           log=lambda line: None)

@@ -327,7 +327,7 @@ def test_parent_probabilities_and_contours_on_the_shared_trunk(hed_trunk_model, 
     model.reset()
     parent = model.probabilities(frame)
     model.finetune(frame, mask, 3)
-    one = next(model.segment_probabilities([frame], parent=True))
+    one = next(model.segment_probabilities([frame], snap=False, parent=True))
     assert np.allclose(one.probability, model.probabilities(frame), atol=1e-4)
     assert np.allclose(one.parent_probability, parent, atol=1e-4)
     assert not np.allclose(one.probability, one.parent_probability, atol=1e-4)
@@ -338,6 +338,7 @@ def test_parent_probabilities_and_contours_on_the_shared_trunk(hed_trunk_model, 
     assert contours.shape == (48, 64) and 0 <= contours.min() <= contours.max() <= 1
     snapped = next(model.segment([frame], snap=True))
     assert np.array_equal(snapped, model.snap(frame, one.probability))
+    assert np.array_equal(next(model.segment_probabilities([frame], snap=True)).mask, snapped)
 
 
 def test_contours_without_hed_trunk_run_the_whole_hed(model, hed_trunk_model, square, tmp_path):

@@ -92,8 +92,32 @@ def test_the_annotated_first_frame_seeds_the_prior():
         loaded = OSVOS.load(work_size=64, flow_weight=weight)
         loaded._batch_probabilities = lambda frames, *args, **kwargs: [np.full(f.shape[:2], 0.3, np.float32)
                                                                          for f in frames]
-        assert loaded.version.endswith("-flow0.45") == bool(weight)
+        assert loaded.version.endswith("-flow0.45-snapcarried") == bool(weight)
         first, masks[weight] = loaded.segment([frame, frame], snap=False, annotations={0: mask})
         assert np.array_equal(first, mask)
     assert not masks[0.0].any(), "on its own frame 1 is background (p = 0.3)"
     assert np.array_equal(masks[0.45], mask), "0.55 · 0.3 + 0.45 = 0.615 inside the carried mask, 0.165 outside"
+
+
+def test_the_mask_carried_to_the_next_frame_is_the_snapped_one():
+    """Snapping inside the loop: frame 1's output (here a stand-in snap that keeps the right half of the mask) is
+    what the prior carries, so frame 2's probability is 0.615 on that half only; unsnapped, on the whole mask."""
+    from osvos import OSVOS
+
+    frame = textured(96, 128, seed=4)
+    mask = np.zeros((96, 128), bool)
+    mask[30:70, 40:90] = True
+    right = np.zeros_like(mask)
+    right[:, 65:] = True
+    model = OSVOS.load(work_size=64, flow_weight=0.45)
+    model._batch_probabilities = lambda frames, *args, **kwargs: [np.full(f.shape[:2], 0.3, np.float32)
+                                                                    for f in frames]
+    model.snap = lambda frame, probability, threshold: (probability > threshold) & right
+    inner = np.s_[35:65, 45:60], np.s_[35:65, 70:85]      # left and right of the mask, away from its edges
+    for snap, carried in ((True, mask & right), (False, mask)):
+        first, second, third = model.segment_probabilities([frame] * 3, snap=snap, annotations={0: mask})
+        assert np.array_equal(first.mask, mask) and first.annotated
+        assert np.array_equal(second.mask, carried) and np.array_equal(third.mask, carried)
+        left_p, right_p = (np.median(third.probability[part]) for part in inner)
+        assert right_p == pytest.approx(0.615, abs=0.01)
+        assert left_p == pytest.approx(0.615 if not snap else 0.165, abs=0.01)

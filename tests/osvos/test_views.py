@@ -72,8 +72,8 @@ def test_the_default_averages_the_mirror_image_and_is_mirror_symmetric(model, on
 def test_views_scale_and_flow_weight_are_part_of_the_version(model):
     plain = _load(work_size=64, segment_scale=1.0, views=1, flow_weight=0.0)
     assert "seg" not in plain.version and "views" not in plain.version and "flow" not in plain.version
-    assert model.version == plain.version + "-seg1.5-views2-flow0.4"
-    assert _load(work_size=64, views=1, flow_weight=0.0).version == plain.version + "-seg1.5"
+    assert model.version == plain.version + "-seg1.5-views2-flow0.4-snapcarried"
+    assert _load(work_size=64, views=1, flow_weight=0.0).version == plain.version + "-seg1.5-snapcarried"
     with pytest.raises(ValueError, match="views must be one of"):
         _load(views=3)
     with pytest.raises(ValueError, match="segment scale"):
