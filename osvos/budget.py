@@ -42,8 +42,8 @@ image, the probabilities averaged."""
 DEFAULT_VIEWS = 2
 """Test-time views by default: the frame and its mirror image. On the 12 DAVIS val sequences, every frame, J 69.8 →
 70.2, F 67.0 → 67.2 (T 49.3 → 50.3) with snapping, and J +0.4 to +0.75 over three fine-tuning seeds without it,
-for a second forward pass per frame: +25 % segmentation time in bfloat16 (models/README.md, "The mirror
-view")."""
+for a second forward pass per frame: +25 % segmentation time in bfloat16, ×1.4–2.4 in float32 on an AVX2-only
+CPU (models/README.md, "The mirror view")."""
 
 FINETUNE_SCALES = (1.5, 1.25, 1.0, 0.75, 0.5)
 """Sizes of the first frame that fine-tuning trains on (each also mirrored): the object as it may grow or
