@@ -187,9 +187,8 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
         extra = list(suffixes.items())[1:]
         for one in [] if parent_only else passed(snap=True, parent=False):
             preds["osvos_snap"].append(one.mask)
-            snap = model.snapper(one.frame) if extra else None
             for threshold, suffix in extra:
-                preds[f"osvos_snap{suffix}"].append(snap(one.probability, threshold))
+                preds[f"osvos_snap{suffix}"].append(one.snapper(one.probability, threshold))
         per_frame = (time.perf_counter() - started) / max(1, len(picked) - 1)
         tuned = 0.0 if parent_only else model.last_finetune["seconds"]
         for key, masks in preds.items():

@@ -37,14 +37,16 @@ __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS", "Segmented
 
 class SegmentedFrame(NamedTuple):
     """One frame as ``OSVOS.segment_probabilities`` gives it: the foreground ``probability`` (input resolution),
-    its ``mask`` (``probability > threshold``, snapped when asked for, or the given mask where ``annotated``) and,
-    when asked for, the parent network's probability."""
+    its ``mask`` (``probability > threshold``, snapped when asked for, or the given mask where ``annotated``), when
+    asked for, the parent network's probability, and where the mask was snapped, the frame's ``OSVOS.snapper`` (to
+    snap at other thresholds without computing its superpixels again)."""
 
     frame: np.ndarray
     probability: np.ndarray
     mask: np.ndarray
     annotated: bool
     parent_probability: np.ndarray | None
+    snapper: Callable[[np.ndarray, float], np.ndarray] | None = None
 
 
 def _digest(path: Path) -> str:
@@ -339,13 +341,14 @@ class OSVOS:
             for frame, probability, parent_probability in zip(group, probabilities, parents):
                 probability = prior.blend(frame, probability)
                 given = annotations.get(count)
+                snapper = self.snapper(frame) if snap and given is None else None
                 if given is not None:
                     mask = np.asarray(given, dtype=bool)
-                elif snap:
-                    mask = self.snap(frame, probability, threshold=threshold)
+                elif snapper is not None:
+                    mask = snapper(probability, threshold)
                 else:
                     mask = probability > threshold
                 prior.remember(mask)
                 tracker.update(mask)
                 count += 1
-                yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability)
+                yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability, snapper)

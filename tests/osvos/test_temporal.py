@@ -112,7 +112,7 @@ def test_the_mask_carried_to_the_next_frame_is_the_snapped_one():
     model = OSVOS.load(work_size=64, flow_weight=0.45)
     model._batch_probabilities = lambda frames, *args, **kwargs: [np.full(f.shape[:2], 0.3, np.float32)
                                                                     for f in frames]
-    model.snap = lambda frame, probability, threshold: (probability > threshold) & right
+    model.snapper = lambda frame: lambda probability, threshold: (probability > threshold) & right
     inner = np.s_[35:65, 45:60], np.s_[35:65, 70:85]      # left and right of the mask, away from its edges
     for snap, carried in ((True, mask & right), (False, mask)):
         first, second, third = model.segment_probabilities([frame] * 3, snap=snap, annotations={0: mask})
