@@ -54,6 +54,10 @@ THOROUGH_STEPS, THOROUGH_DREAMS = 400, 20
 """The thorough setting: 400 steps with 20 dreamed frames. Over the 12 DAVIS val sequences J +0.3 and F +3.2
 against the default, for about 3× the wait: sharper edges; more overlap on fast, deforming objects, less on thin
 ones (docs/BENCHMARK.md, "Fine-tuning: J against time")."""
+FINETUNE_CONV3 = False
+"""Whether fine-tuning trains conv3 as well as conv4, conv5 and the heads (then conv2_2 is cached instead of
+conv3_3). Off: on the 12 DAVIS val sequences, every frame, three fine-tuning seeds, its gain is within the spread
+between seeds, for about 1.4× the fine-tuning time (models/README.md, "conv3 in the fine-tuning")."""
 FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
 

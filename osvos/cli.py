@@ -13,6 +13,7 @@ from .budget import (
     DEFAULT_STEPS,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    FINETUNE_CONV3,
     FLOW_WEIGHT,
     MAX_DREAMS,
     SEGMENT_SCALE,
@@ -47,6 +48,7 @@ def _budget(args: argparse.Namespace) -> Budget | None:
 
 def _segment(args: argparse.Namespace) -> int:
     from .davis import read_rgb
+    from .finetune import FinetuneRecipe
     from .masks import MaskError, load_mask, save_mask
     from .system import OSVOS
     from .video import VideoError, probe_video, read_frames
@@ -73,7 +75,7 @@ def _segment(args: argparse.Namespace) -> int:
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
         model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale,
-                           flow_weight=args.flow_weight)
+                           flow_weight=args.flow_weight, recipe=FinetuneRecipe(train_conv3=args.train_conv3))
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -121,7 +123,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
                          dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
-                         flow_weight=args.flow_weight, finetune_seed=args.finetune_seed)
+                         flow_weight=args.flow_weight, finetune_seed=args.finetune_seed,
+                         train_conv3=args.train_conv3)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -186,6 +189,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
                         help=f"weight of the previous frame's mask, carried by optical flow, in each frame's "
                              f"probability (default {FLOW_WEIGHT:g}; 0 = each frame on its own, as OSVOS)")
+    parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
+                        help="fine-tuning trains conv3 as well as conv4, conv5 and the heads (default: "
+                             f"{'on' if FINETUNE_CONV3 else 'off'}; each step costs about 1.4x)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

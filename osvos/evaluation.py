@@ -14,6 +14,7 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
+    FINETUNE_CONV3,
     FLOW_WEIGHT,
     SEGMENT_SCALE,
     Budget,
@@ -60,7 +61,7 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
              dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0
+             flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0, train_conv3: bool = FINETUNE_CONV3
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
@@ -70,7 +71,7 @@ def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight, recipe=FinetuneRecipe(seed=finetune_seed))
+                       flow_weight=flow_weight, recipe=FinetuneRecipe(seed=finetune_seed, train_conv3=train_conv3))
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -92,15 +93,17 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
                segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0,
-               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+               train_conv3: bool = FINETUNE_CONV3, sequences: Sequence[str] | None = None,
+               log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
     ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``). ``finetune_seed`` seeds fine-tuning's windows and
-    dreams (``FinetuneRecipe.seed``; the product uses 0): the spread over seeds is the noise a lever must beat."""
+    dreams (``FinetuneRecipe.seed``; the product uses 0): the spread over seeds is the noise a lever must beat.
+    ``train_conv3``: whether fine-tuning trains conv3 (``FinetuneRecipe.train_conv3``)."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
     predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight,
-                       finetune_seed)
+                       finetune_seed, train_conv3)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -135,7 +138,7 @@ def screened_frames(count: int, stride: int) -> list[int]:
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
-             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, train_conv3: bool = FINETUNE_CONV3,
              sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
              frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
@@ -147,15 +150,17 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
-    ``views``, ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``; the first frame goes in with its mask,
+    ``views``, ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``, ``train_conv3`` as in ``FinetuneRecipe``;
+    the first frame goes in with its mask,
     as the product gives it. A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F
     only), ``parent_only`` skips fine-tuning, snapping and the flow prior (the ``parent`` rows alone, one pass).
     Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
+    from .finetune import FinetuneRecipe
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=0.0 if parent_only else flow_weight)
+                       flow_weight=0.0 if parent_only else flow_weight, recipe=FinetuneRecipe(train_conv3=train_conv3))
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")

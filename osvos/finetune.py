@@ -2,7 +2,8 @@
 
 conv1–conv3 stay frozen, so their features for each training view of an annotated frame (flips × scales, and
 optionally synthetic "dreamed" later frames, ``osvos.dreams``) are computed once and cached; each step cuts a
-random window out of one view's features and label and runs only conv4, conv5 and the heads on it. With several
+random window out of one view's features and label and runs only conv4, conv5 and the heads on it (conv3 too,
+from cached conv2_2 features, with ``FinetuneRecipe.train_conv3``). With several
 annotated frames the steps take turns between them, so each gets the same share of the budget.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from .augment import rescale
-from .budget import FINETUNE_CROP, FINETUNE_SCALES, Budget
+from .budget import FINETUNE_CONV3, FINETUNE_CROP, FINETUNE_SCALES, Budget
 from .cancel import Cancel, Cancelled
 from .dreams import dream, fill_background
 from .losses import balanced_bce
@@ -53,6 +54,8 @@ class FinetuneRecipe:
     """Train each step on a random window of this fraction of a view's height and width (0 = the whole view):
     the object moves in the frame, not only at its first-frame place. Windows step in 4-pixel units, so they cut
     the cached conv2_2 / conv3_3 features exactly."""
+    train_conv3: bool = FINETUNE_CONV3
+    """Train conv3 too, on cached conv2_2 features (default: conv4 and up, on cached conv3_3 features)."""
 
 
 class ScaledUpdates:
@@ -138,8 +141,9 @@ def finetune(nets: Networks, examples: Sequence[tuple[np.ndarray, np.ndarray]], 
     started = time.perf_counter()
     rng = np.random.default_rng(recipe.seed)
     views = [_views(nets, image, mask, recipe, rng) for image, mask in examples]
-    nets.head.compile(optimizer=make_optimizer(recipe, nets.head), loss=balanced_bce,
-                      jit_compile=keras.backend.backend() == "jax")
+    head = nets.head_conv3 if recipe.train_conv3 else nets.head
+    head.compile(optimizer=make_optimizer(recipe, head), loss=balanced_bce,
+                 jit_compile=keras.backend.backend() == "jax")
     steps, loss, clock, prepared = 0, float("nan"), None, 0.0
     smoothed: list[float] = []
     while True:
@@ -154,7 +158,8 @@ def finetune(nets: Networks, examples: Sequence[tuple[np.ndarray, np.ndarray]], 
         real, dreamed = views[steps % len(views)]
         pool = dreamed if dreamed and rng.random() < recipe.dream_share else real
         conv2, conv3, label = _window(pool[int(rng.integers(len(pool)))], recipe.crop, rng)
-        loss = float(np.asarray(nets.head.train_on_batch([conv2, conv3], label)).ravel()[0])
+        inputs = conv2 if recipe.train_conv3 else [conv2, conv3]
+        loss = float(np.asarray(head.train_on_batch(inputs, label)).ravel()[0])
         smoothed.append(loss if not smoothed else 0.9 * smoothed[-1] + 0.1 * loss)
         steps += 1
         if clock is None:

@@ -21,7 +21,8 @@ CAFFE_BGR_MEAN = np.array([104.00699, 116.66877, 122.67892], np.float32)
 BLOCKS = ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3))
 SIDE_BLOCKS = (2, 3, 4, 5)
 LOW_BLOCKS = (1, 2, 3)
-"""conv1–conv3 stay frozen during training; their outputs can be cached for fine-tuning."""
+"""conv1–conv3: frozen in parent training on CPUs (``freeze_low_blocks``); fine-tuning caches their outputs
+(conv2_2, and conv3_3 when it leaves conv3 alone)."""
 
 
 def hed_weights_path() -> Path:
@@ -84,6 +85,7 @@ class Networks:
     segmenter: image → fused logit;
     low: image → (conv2_2, conv3_3) features of the frozen blocks;
     head: (conv2_2, conv3_3) → fused logit at 2× the conv2_2 size, for fast fine-tuning on cached features;
+    head_conv3: conv2_2 → fused logit at 2× its size, running conv3 as well, for fine-tuning that trains conv3;
     features: image → (conv1_2, conv2_2, conv3_3), so that other heads (HED's) can share one trunk pass.
     """
 
@@ -91,6 +93,7 @@ class Networks:
     segmenter: keras.Model
     low: keras.Model
     head: keras.Model
+    head_conv3: keras.Model
     features: keras.Model
 
 
@@ -145,8 +148,11 @@ def build_networks() -> Networks:
     scale = {b: ResizeLike(2, name=f"head_side{b}_up") for b in SIDE_BLOCKS}
     head_fused, _ = net.high(in2, in3, lambda b, x: scale[b](x, in2))
     head = keras.Model([in2, in3], head_fused, name="osvos_head")
+    alone2 = keras.Input((None, None, 128), name="conv2_2_alone")
+    conv3_fused, _ = net.high(alone2, net.block(3, alone2), lambda b, x: scale[b](x, alone2))
+    head_conv3 = keras.Model(alone2, conv3_fused, name="osvos_head_conv3")
     features = keras.Model(image, [conv1, conv2, conv3], name="osvos_features")
-    return Networks(full, segmenter, low, head, features)
+    return Networks(full, segmenter, low, head, head_conv3, features)
 
 
 def hed_trunk_weights(weights: h5py.File, blocks: tuple[int, ...] = (1, 2, 3, 4, 5)):

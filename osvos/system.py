@@ -131,6 +131,8 @@ class OSVOS:
             self.version = Path(weights).stem.split(".")[0] + "-" + _digest(Path(weights))
         if precision != "float32":
             self.version += f"-{precision}"
+        if recipe.train_conv3:
+            self.version += "-ftconv3"
         if segment_scale != 1.0:
             self.version += f"-seg{segment_scale:g}"
         if views != 1:
@@ -155,7 +157,8 @@ class OSVOS:
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
         ``work_size`` caps the longest side the network runs at (0 or None = full resolution); masks always come
-        back at the input resolution. ``recipe``: optimiser and scales of the online fine-tuning. ``precision``:
+        back at the input resolution. ``recipe``: optimiser, scales and layers of the online fine-tuning (training
+        conv3 is ``-ftconv3`` in ``version``). ``precision``:
         ``auto`` (bfloat16 on CPUs with native bf16, else float32), ``float32`` or ``bfloat16``; None reads
         ``OSVOS_PRECISION`` (default auto). bfloat16 is part of ``version``: its masks differ from float32's.
         ``segment_scale``: frames are segmented at up to this × ``work_size`` (fine-tuning runs at ``work_size``;
@@ -261,10 +264,11 @@ class OSVOS:
         return prob
 
     def _hed(self):
-        """HED on top of our conv1–conv3 when they are HED's, else the whole HED."""
+        """HED on top of our conv1–conv3 when they are HED's and fine-tuning leaves conv3 alone, else the whole HED."""
         if self._contours is None:
             from .contour import build_hed, build_hed_head, shares_hed_trunk
-            self._contours = build_hed_head() if shares_hed_trunk(self.nets.full) else build_hed()
+            shared = not self.recipe.train_conv3 and shares_hed_trunk(self.nets.full)
+            self._contours = build_hed_head() if shared else build_hed()
         return self._contours
 
     def contours(self, frame: np.ndarray) -> np.ndarray:

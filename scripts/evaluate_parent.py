@@ -7,6 +7,7 @@ from osvos.budget import (
     DEFAULT_STEPS,
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
+    FINETUNE_CONV3,
     FLOW_WEIGHT,
     SEGMENT_SCALE,
     VIEW_COUNTS,
@@ -32,6 +33,8 @@ def main() -> None:
                         help=f"segment at this x the fine-tuning size (default {SEGMENT_SCALE:g})")
     parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
                         help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
+    parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
+                        help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
@@ -43,7 +46,7 @@ def main() -> None:
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      sequences=sequences,
+                      train_conv3=args.train_conv3, sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

@@ -415,9 +415,10 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
     assert (tmp_path / "screen" / "parent.csv").exists() and not (tmp_path / "screen" / "osvos.csv").exists()
 
 
-def test_evaluate_cli_finetune_seed_reaches_the_recipe(tmp_path, monkeypatch):
+def test_evaluate_cli_finetune_seed_and_conv3_reach_the_recipe(tmp_path, monkeypatch):
     """``evaluate --finetune-seed N`` fine-tunes with ``FinetuneRecipe.seed`` N (default 0, the product's), and one
-    seed gives the same masks twice."""
+    seed gives the same masks twice; ``--train-conv3`` gives ``FinetuneRecipe.train_conv3`` True (default
+    False)."""
     from osvos.system import OSVOS
 
     synthetic_davis(tmp_path / "davis")
@@ -425,14 +426,15 @@ def test_evaluate_cli_finetune_seed_reaches_the_recipe(tmp_path, monkeypatch):
     original = OSVOS.load.__func__
 
     def load(cls, *args, **options):
-        seeds.append(options["recipe"].seed)
+        seeds.append((options["recipe"].seed, options["recipe"].train_conv3))
         return original(cls, *args, **options)
 
     monkeypatch.setattr(OSVOS, "load", classmethod(load))
     common = ["evaluate", "--davis", str(tmp_path / "davis"), "--steps", "2", "--work-size", "64", "--no-snap"]
-    for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", [])):
+    for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", []),
+                       ("d", ["--finetune-seed", "7", "--train-conv3"])):
         assert cli.main([*common, *seed, "--out", str(tmp_path / name)]) == 0
-    assert seeds == [7, 7, 0]
+    assert seeds == [(7, False), (7, False), (0, False), (7, True)]
     masks = [sorted((tmp_path / name / "masks" / "square").iterdir()) for name in "ab"]
     assert len(masks[0]) == len(masks[1]) > 1
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(*masks))

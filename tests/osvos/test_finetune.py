@@ -232,6 +232,24 @@ def test_reset_restores_parent_and_finetuning_is_repeatable(square):
     assert np.array_equal(next(model.segment([frame])), first)
 
 
+def test_conv3_recipe_trains_conv3_and_keeps_conv1_conv2(square):
+    """``FinetuneRecipe(train_conv3=True)``: conv3 trains with conv4 and up; conv1–conv2 stay the parent's; the same
+    inputs give the same weights."""
+    from osvos.finetune import FinetuneRecipe
+
+    frame, mask = square
+    model = osvos.OSVOS.load(work_size=64, recipe=FinetuneRecipe(train_conv3=True))
+    parent = [w.copy() for w in model.nets.full.get_weights()]
+    model.finetune(frame, mask, 3)
+    tuned = [w.copy() for w in model.nets.full.get_weights()]
+    changed = [not np.array_equal(a, b) for a, b in zip(parent, tuned)]
+    assert not any(changed[:8])       # conv1–conv2 (4 convs: 8 arrays)
+    assert all(changed[8:14])         # conv3 (3 convs)
+    assert any(changed[14:])
+    model.finetune(frame, mask, 3)
+    assert all(np.array_equal(a, b) for a, b in zip(tuned, model.nets.full.get_weights()))
+
+
 def test_segment_one_mask_per_frame_at_frame_size(model, square):
     frame, mask = square
     model.finetune(frame, mask, 2)
@@ -309,7 +327,8 @@ def test_finetuning_learns_the_square():
 
 @pytest.fixture(scope="module")
 def hed_trunk_model(tmp_path_factory):
-    """The shipped network with conv1–conv3 set back to HED's, as in parents trained with them frozen."""
+    """The shipped network with conv1–conv3 set back to HED's, as in parents trained with them frozen, and the
+    default fine-tuning, which leaves conv3 alone: the one case where HED's head can run on our conv1–conv3."""
     from osvos.model import init_from_hed
 
     shipped = osvos.OSVOS.load(work_size=64)
@@ -365,6 +384,25 @@ def test_contours_without_hed_trunk_run_the_whole_hed(model, hed_trunk_model, sq
     assert np.allclose(one.parent_probability, parent, atol=1e-4)
     assert np.allclose(contours, shared, atol=2e-2)
     assert not np.allclose(parent, model.probabilities(frame), rtol=0.05, atol=1e-6)  # both are below 0.003 here
+
+
+def test_fine_tuning_conv3_keeps_the_contours_hed_s(hed_trunk_model, square, tmp_path):
+    """With HED's conv1–conv3 but a recipe that trains conv3, the contours after fine-tuning come from the whole
+    HED: the same as the shared path gives, not HED's head on the fine-tuned conv3."""
+    frame, mask = square
+    hed_trunk_model.reset()
+    shared = hed_trunk_model.contours(frame)
+    path = tmp_path / "hed_trunk.weights.h5"
+    hed_trunk_model.nets.full.save_weights(path)
+    from osvos.finetune import FinetuneRecipe
+
+    tuned = osvos.OSVOS.load(path, work_size=64, recipe=FinetuneRecipe(train_conv3=True))
+    conv3 = tuned.nets.full.get_layer("block3_conv3").get_weights()[0].copy()
+    tuned.finetune(frame, mask, 3)
+    assert not np.array_equal(tuned.nets.full.get_layer("block3_conv3").get_weights()[0], conv3)
+    contours = tuned.contours(frame)
+    assert len(tuned._hed().inputs) == 1
+    assert np.allclose(contours, shared, atol=2e-2)
 
 
 # --- the optimiser options of FinetuneRecipe -----------------------------------------------------------------

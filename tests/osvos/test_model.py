@@ -57,13 +57,21 @@ def test_low_and_head_shapes(nets):
     assert head.shape == (1, 32, 48, 1)
 
 
-def test_head_on_cached_features_equals_segmenter(nets):
-    # For sizes divisible by 16, the fine-tuning head computes the same function as the full segmenter.
+def test_heads_on_cached_features_equal_segmenter(nets):
+    # For sizes divisible by 16, both fine-tuning heads compute the same function as the full segmenter.
     x = image(32, 48, seed=1)
     conv2, conv3 = nets.low.predict_on_batch(x)
-    head = np.asarray(nets.head.predict_on_batch([conv2, conv3]))
     fused = np.asarray(nets.segmenter.predict_on_batch(x))
-    assert np.allclose(head, fused, rtol=1e-4, atol=1e-4 * np.abs(fused).max())
+    for head in (nets.head.predict_on_batch([conv2, conv3]), nets.head_conv3.predict_on_batch(conv2)):
+        assert np.allclose(np.asarray(head), fused, rtol=1e-4, atol=1e-4 * np.abs(fused).max())
+
+
+def test_head_conv3_trains_conv3_and_up(nets):
+    trained = {v.path.split("/")[0] for v in nets.head_conv3.trainable_variables}
+    assert {"block3_conv1", "block3_conv3", "block5_conv3", "side2_conv", "fuse"} <= trained
+    assert not {name for name in trained if name.startswith(("block1", "block2", "side2_score"))}
+    assert trained - {v.path.split("/")[0] for v in nets.head.trainable_variables} == {
+        "block3_conv1", "block3_conv2", "block3_conv3"}
 
 
 def test_init_from_hed_copies_vgg_trunk(nets):
