@@ -151,9 +151,9 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
     ``views``, ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``, ``train_conv3`` as in ``FinetuneRecipe``;
-    the first frame goes in with its mask,
-    as the product gives it. A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F
-    only), ``parent_only`` skips fine-tuning, snapping and the flow prior (the ``parent`` rows alone, one pass).
+    the first frame goes in with its mask, as the product gives it. A screen: ``frame_stride`` > 1 reads only the
+    frames of ``screened_frames`` (J and F only), ``parent_only`` skips fine-tuning, snapping and the flow prior
+    (the ``parent`` rows alone, one pass).
     Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .finetune import FinetuneRecipe
