@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .budget import (
+    ADAPT_STEPS,
     DEFAULT_SNAP,
     DEFAULT_STEPS,
     DEFAULT_VIEWS,
@@ -16,6 +17,7 @@ from .budget import (
     FINETUNE_CONV3,
     FLOW_WEIGHT,
     MAX_DREAMS,
+    SEGMENT_BATCH,
     SEGMENT_SCALE,
     THOROUGH_DREAMS,
     THOROUGH_STEPS,
@@ -36,19 +38,28 @@ def _annotation(text: str) -> tuple[int, str]:
 
 def _budget(args: argparse.Namespace) -> Budget | None:
     """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
-    ``--dreams``, ``--segment-scale`` and ``--flow-weight`` too, before any model loads."""
+    ``--dreams``, ``--adapt-steps``, ``--segment-scale`` and ``--flow-weight`` too, before any model loads."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
+    if args.adapt_steps < 0:
+        raise ValueError("--adapt-steps must be 0 or more")
     view_plan(args.views, args.segment_scale)
     checked_weight(args.flow_weight)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
+def _recipe(args: argparse.Namespace):
+    """The ``FinetuneRecipe`` of the options (the product's unless changed)."""
+    from .finetune import FinetuneRecipe
+
+    return FinetuneRecipe(seed=getattr(args, "finetune_seed", 0), train_conv3=args.train_conv3,
+                          adapt_steps=args.adapt_steps)
+
+
 def _segment(args: argparse.Namespace) -> int:
     from .davis import read_rgb
-    from .finetune import FinetuneRecipe
     from .masks import MaskError, load_mask, save_mask
     from .system import OSVOS
     from .video import VideoError, probe_video, read_frames
@@ -75,7 +86,7 @@ def _segment(args: argparse.Namespace) -> int:
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
         model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale,
-                           flow_weight=args.flow_weight, recipe=FinetuneRecipe(train_conv3=args.train_conv3))
+                           flow_weight=args.flow_weight, recipe=_recipe(args))
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -123,8 +134,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
                          dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
-                         flow_weight=args.flow_weight, finetune_seed=args.finetune_seed,
-                         train_conv3=args.train_conv3)
+                         flow_weight=args.flow_weight, recipe=_recipe(args))
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -192,6 +202,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help="fine-tuning trains conv3 as well as conv4, conv5 and the heads (default: "
                              f"{'on' if FINETUNE_CONV3 else 'off'}; each step costs about 1.4x)")
+    parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
+                        help=f"online adaptation while segmenting: training steps after each batch of "
+                             f"{SEGMENT_BATCH} frames on the last one's sure pixels (default {ADAPT_STEPS}; 0 = off; "
+                             "it lost on DAVIS val)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

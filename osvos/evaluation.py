@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,6 @@ from .budget import (
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
-    FINETUNE_CONV3,
     FLOW_WEIGHT,
     SEGMENT_SCALE,
     Budget,
@@ -23,6 +22,9 @@ from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
 from .temporal import FlowPrior
+
+if TYPE_CHECKING:
+    from .finetune import FinetuneRecipe
 
 COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"]
 
@@ -61,7 +63,7 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
              dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0, train_conv3: bool = FINETUNE_CONV3
+             flow_weight: float = FLOW_WEIGHT, recipe: FinetuneRecipe | None = None
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
@@ -71,7 +73,7 @@ def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight, recipe=FinetuneRecipe(seed=finetune_seed, train_conv3=train_conv3))
+                       flow_weight=flow_weight, recipe=recipe or FinetuneRecipe())
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -92,18 +94,17 @@ def _jft(j: float, f: float, t: float) -> str:
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
-               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, finetune_seed: int = 0,
-               train_conv3: bool = FINETUNE_CONV3, sequences: Sequence[str] | None = None,
+               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+               recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
                log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
-    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``). ``finetune_seed`` seeds fine-tuning's windows and
-    dreams (``FinetuneRecipe.seed``; the product uses 0): the spread over seeds is the noise a lever must beat.
-    ``train_conv3``: whether fine-tuning trains conv3 (``FinetuneRecipe.train_conv3``)."""
+    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``). ``recipe``: the online stage's
+    ``FinetuneRecipe`` (None: the product's). Its ``seed`` seeds fine-tuning's windows and dreams (the product uses
+    0): the spread over seeds is the noise a lever must beat."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight,
-                       finetune_seed, train_conv3)
+    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight, recipe)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -138,8 +139,9 @@ def screened_frames(count: int, stride: int) -> list[int]:
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
-             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, train_conv3: bool = FINETUNE_CONV3,
-             sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+             recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
+             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
              frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows: parent only, parent + fine-tuning, and + snapping, from one fine-tuning per sequence.
@@ -150,7 +152,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
-    ``views``, ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``, ``train_conv3`` as in ``FinetuneRecipe``;
+    ``views``, ``segment_scale``, ``flow_weight`` and ``recipe`` as in ``OSVOS.load`` (None: the product's recipe);
     the first frame goes in with its mask, as the product gives it. A screen: ``frame_stride`` > 1 reads only the
     frames of ``screened_frames`` (J and F only), ``parent_only`` skips fine-tuning, snapping and the flow prior
     (the ``parent`` rows alone, one pass).
@@ -160,7 +162,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=0.0 if parent_only else flow_weight, recipe=FinetuneRecipe(train_conv3=train_conv3))
+                       flow_weight=0.0 if parent_only else flow_weight, recipe=recipe or FinetuneRecipe())
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")

@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from .augment import rescale
-from .budget import FINETUNE_CONV3, FINETUNE_CROP, FINETUNE_SCALES, Budget
+from .budget import ADAPT_FAR, ADAPT_LR, ADAPT_STEPS, ADAPT_SURE, FINETUNE_CONV3, FINETUNE_CROP, FINETUNE_SCALES, Budget
 from .cancel import Cancel, Cancelled
 from .dreams import dream, fill_background
 from .losses import balanced_bce
@@ -56,6 +56,15 @@ class FinetuneRecipe:
     the cached conv2_2 / conv3_3 features exactly."""
     train_conv3: bool = FINETUNE_CONV3
     """Train conv3 too, on cached conv2_2 features (default: conv4 and up, on cached conv3_3 features)."""
+    adapt_steps: int = ADAPT_STEPS
+    """Online adaptation while segmenting (``osvos.online``): training steps after each batch of frames; 0 = none."""
+    adapt_lr: float = ADAPT_LR
+    """The learning rate of the online adaptation."""
+    adapt_sure: float = ADAPT_SURE
+    """Online adaptation: the probability above which a pixel of the mask is an object label."""
+    adapt_far: float = ADAPT_FAR
+    """Online adaptation: the distance from the mask, × the frame's longest side, beyond which a pixel is a
+    background label."""
 
 
 class ScaledUpdates:
@@ -98,32 +107,34 @@ def make_optimizer(recipe: FinetuneRecipe, model: keras.Model) -> keras.optimize
     return optimizer.configure(variables, multipliers, [np.asarray(v) for v in variables], recipe.l2sp)
 
 
-def _features(nets: Networks, image: np.ndarray, label: np.ndarray):
-    """Cached (conv2_2, conv3_3, label) of one RGB view, cut to a multiple of 16 pixels; None when too small."""
-    height, width = (d - d % 16 for d in label.shape)
+def features(nets: Networks, image: np.ndarray, label: np.ndarray):
+    """Cached (conv2_2, conv3_3, label) of one RGB view, cut to a multiple of 16 pixels; None when too small.
+    ``label``: (H, W), or (H, W, C) for a loss that reads C channels."""
+    height, width = (d - d % 16 for d in label.shape[:2])
     if height < 16 or width < 16:
         return None
     conv2, conv3 = nets.low.predict_on_batch(preprocess(np.ascontiguousarray(image[:height, :width]))[None])
-    return conv2, conv3, np.ascontiguousarray(label[:height, :width])[None, ..., None].astype(np.float32)
+    label = np.ascontiguousarray(label[:height, :width]).astype(np.float32)
+    return conv2, conv3, label[None] if label.ndim == 3 else label[None, ..., None]
 
 
-def _views(nets: Networks, image: np.ndarray, mask: np.ndarray, recipe: FinetuneRecipe,
-           rng: np.random.Generator) -> tuple[list, list]:
+def cached_views(nets: Networks, image: np.ndarray, mask: np.ndarray, recipe: FinetuneRecipe,
+                 rng: np.random.Generator) -> tuple[list, list]:
     """Cached features of every flip × scale of one annotated frame (RGB), and of its dreams."""
     real = []
     for scale in recipe.scales:
         scaled_image, scaled_mask = rescale(image, mask, scale)
         for flip in (False, True):
             view = (scaled_image[:, ::-1], scaled_mask[:, ::-1]) if flip else (scaled_image, scaled_mask)
-            features = _features(nets, *view)
-            if features is not None:
-                real.append(features)
+            cached = features(nets, *view)
+            if cached is not None:
+                real.append(cached)
     if not real:
         raise ValueError("the frame is too small to fine-tune on (needs at least 16×16 pixels)")
     dreamed = []
     if recipe.dreams:
         background = fill_background(image, mask)
-        dreamed = [_features(nets, *dream(image, mask, background, rng)) for _ in range(recipe.dreams)]
+        dreamed = [features(nets, *dream(image, mask, background, rng)) for _ in range(recipe.dreams)]
     return real, [d for d in dreamed if d is not None]
 
 
@@ -140,7 +151,7 @@ def finetune(nets: Networks, examples: Sequence[tuple[np.ndarray, np.ndarray]], 
         raise ValueError("fine-tuning needs at least one annotated frame")
     started = time.perf_counter()
     rng = np.random.default_rng(recipe.seed)
-    views = [_views(nets, image, mask, recipe, rng) for image, mask in examples]
+    views = [cached_views(nets, image, mask, recipe, rng) for image, mask in examples]
     head = nets.head_conv3 if recipe.train_conv3 else nets.head
     head.compile(optimizer=make_optimizer(recipe, head), loss=balanced_bce,
                  jit_compile=keras.backend.backend() == "jax")
@@ -157,7 +168,7 @@ def finetune(nets: Networks, examples: Sequence[tuple[np.ndarray, np.ndarray]], 
             raise Cancelled("fine-tuning was cancelled")
         real, dreamed = views[steps % len(views)]
         pool = dreamed if dreamed and rng.random() < recipe.dream_share else real
-        conv2, conv3, label = _window(pool[int(rng.integers(len(pool)))], recipe.crop, rng)
+        conv2, conv3, label = window(pool[int(rng.integers(len(pool)))], recipe.crop, rng)
         inputs = conv2 if recipe.train_conv3 else [conv2, conv3]
         loss = float(np.asarray(head.train_on_batch(inputs, label)).ravel()[0])
         smoothed.append(loss if not smoothed else 0.9 * smoothed[-1] + 0.1 * loss)
@@ -184,7 +195,7 @@ def _eta(budget: Budget, elapsed: float, steps: int, done: float) -> float | Non
     return max(0.0, min(left))
 
 
-def _window(view, crop: float, rng: np.random.Generator):
+def window(view, crop: float, rng: np.random.Generator):
     """A random window of ``crop`` × the size of a cached (conv2_2, conv3_3, label) view, cut in conv3_3
     cells (4 px) to a multiple of 16 px; the whole view when ``crop`` is 0 or the window would be tiny."""
     conv2, conv3, label = view

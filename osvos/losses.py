@@ -21,3 +21,19 @@ def balanced_bce(labels, logits):
     loss_pos = ops.sum(labels * ops.softplus(-logits), axis=axes)
     loss_neg = ops.sum((1.0 - labels) * ops.softplus(logits), axis=axes)
     return ops.mean((beta * loss_pos + (1.0 - beta) * loss_neg) / count)
+
+
+def weighted_balanced_bce(labels, logits):
+    """``balanced_bce`` over the pixels that count: ``labels[..., 0]`` is the target, ``labels[..., 1]`` 1 where the
+    pixel counts and 0 where it is ignored (|Y|, |Y+| and |Y−| are counted over the counted pixels only). With every
+    pixel counted it equals ``balanced_bce``."""
+    logits = ops.cast(logits, "float32")[..., 0]
+    labels = ops.cast(labels, "float32")
+    target, counts = labels[..., 0], labels[..., 1]
+    axes = tuple(range(1, len(logits.shape)))
+    count = ops.maximum(ops.sum(counts, axis=axes), 1.0)
+    positives = ops.sum(target * counts, axis=axes)
+    beta = (count - positives) / count
+    loss_pos = ops.sum(counts * target * ops.softplus(-logits), axis=axes)
+    loss_neg = ops.sum(counts * (1.0 - target) * ops.softplus(logits), axis=axes)
+    return ops.mean((beta * loss_pos + (1.0 - beta) * loss_neg) / count)

@@ -133,6 +133,8 @@ class OSVOS:
             self.version += f"-{precision}"
         if recipe.train_conv3:
             self.version += "-ftconv3"
+        if recipe.adapt_steps:
+            self.version += f"-adapt{recipe.adapt_steps}"
         if segment_scale != 1.0:
             self.version += f"-seg{segment_scale:g}"
         if views != 1:
@@ -146,6 +148,8 @@ class OSVOS:
         self._parent = self.nets.full.get_weights()
         self._contours = None
         self._parent_copy = None
+        self._adapting_copy = None
+        self._examples: list[tuple[np.ndarray, np.ndarray]] = []
         self.last_finetune: dict = {}
 
     @classmethod
@@ -203,6 +207,7 @@ class OSVOS:
         """Return to the parent weights (undo fine-tuning)."""
         self.nets.full.set_weights(self._parent)
         self.last_finetune = {}
+        self._examples = []
         return self
 
     def finetune(self, frame: np.ndarray | Sequence[np.ndarray], mask: np.ndarray | Sequence[np.ndarray],
@@ -231,6 +236,7 @@ class OSVOS:
         examples = [(self._to_work(one), self._mask_to_work(label)) for one, label in zip(frames, masks)]
         self.last_finetune = finetune(self.nets, examples, Budget.of(budget), recipe, progress, cancel)
         self.last_finetune["object_area"] = float(np.mean(masks[0]))
+        self._examples = examples
         return self
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
@@ -285,6 +291,14 @@ class OSVOS:
             self._parent_copy.full.set_weights(self._parent)
         return self._parent_copy
 
+    def _adapting_nets(self):
+        """A copy of the networks with this model's current (fine-tuned) weights, for online adaptation to change."""
+        if self._adapting_copy is None:
+            with building_in(self.precision):
+                self._adapting_copy = build_networks()
+        self._adapting_copy.full.set_weights(self.nets.full.get_weights())
+        return self._adapting_copy
+
     def snap(self, frame: np.ndarray, probability: np.ndarray, threshold: float = DEFAULT_THRESHOLD) -> np.ndarray:
         """Boundary snapping of ``probability > threshold`` to the HED-contour superpixels of ``frame`` (>50 % rule),
         where the network is unsure (``contour.snap_unsure``)."""
@@ -330,8 +344,16 @@ class OSVOS:
         views: the model card's "parent only" row. Each probability is blended with the last mask carried by
         optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``). The mask a frame ends with (snapped
         when ``snap``, or as annotated) is the one carried to the next frame and the one the scale is read from:
-        an annotated frame passes its mask on, so give the first frame with its annotation to start from it."""
+        an annotated frame passes its mask on, so give the first frame with its annotation to start from it.
+        With ``recipe.adapt_steps`` after fine-tuning, a copy of the fine-tuned network segments the frames and adapts
+        to each batch's last frame before the next batch (``osvos.online``); the model itself stays as fine-tuned."""
         annotations = annotations or {}
+        adapter = None
+        if self.recipe.adapt_steps and self._examples:
+            from .online import OnlineAdapter
+
+            adapter = OnlineAdapter(self._adapting_nets(), self._examples, self.recipe)
+        segmenter = None if adapter is None else adapter.nets.segmenter
         tracker = self.scale_tracker()
         prior = FlowPrior(self.flow_weight)
         count = 0
@@ -339,7 +361,7 @@ class OSVOS:
             if cancel is not None and cancel():
                 raise Cancelled("segmentation was cancelled")
             scale = tracker.scale()
-            probabilities = self._batch_probabilities(group, scale=scale)
+            probabilities = self._batch_probabilities(group, segmenter, scale)
             parents = (self._batch_probabilities(group, self._parent_nets().segmenter, scale) if parent
                        else [None] * len(group))
             for frame, probability, parent_probability in zip(group, probabilities, parents):
@@ -356,3 +378,5 @@ class OSVOS:
                 tracker.update(mask)
                 count += 1
                 yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability, snapper)
+            if adapter is not None and given is None:
+                adapter.adapt(self._to_work(frame), self._mask_to_work(mask), self._to_work(probability))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from osvos.budget import (
+    ADAPT_STEPS,
     DEFAULT_STEPS,
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
@@ -14,6 +15,7 @@ from osvos.budget import (
     Budget,
 )
 from osvos.evaluation import ablation, summary_line
+from osvos.finetune import FinetuneRecipe
 
 
 def thresholds(text: str) -> list[float]:
@@ -35,6 +37,8 @@ def main() -> None:
                         help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
+    parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
+                        help=f"online adaptation steps after each batch of frames (default {ADAPT_STEPS}; 0 = off)")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
@@ -46,7 +50,8 @@ def main() -> None:
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      train_conv3=args.train_conv3, sequences=sequences,
+                      recipe=FinetuneRecipe(train_conv3=args.train_conv3, adapt_steps=args.adapt_steps),
+                      sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

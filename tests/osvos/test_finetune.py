@@ -118,8 +118,8 @@ def test_several_annotated_frames_take_turns(model, square, monkeypatch):
     small[4:12, 4:16] = True
     second = np.where(small[..., None], 230, 20).astype(np.uint8)
     seen = []
-    window = osvos.finetune._window
-    monkeypatch.setattr(osvos.finetune, "_window", lambda view, crop, rng: seen.append(int(view[2].sum())) or
+    window = osvos.finetune.window
+    monkeypatch.setattr(osvos.finetune, "window", lambda view, crop, rng: seen.append(int(view[2].sum())) or
                         window(view, crop, rng))
     monkeypatch.setattr(model, "recipe", osvos.finetune.FinetuneRecipe(scales=(1.0,), crop=0.0))
     model.finetune([frame, second], [mask, small], 5)
@@ -159,19 +159,19 @@ def test_crop_windows_cut_features_and_label_at_the_same_place(crop, cells):
     """conv3_3 is 8×12 cells (32×48 px); a window of ``crop`` × that, floored to 4 cells (16 px): 0.75 →
     4×8 cells, 0.5 → 4×4; 0 and windows under 4 cells (0.3 → 2×3) keep the whole variant. The label
     window is the conv3_3 window × 4 and the conv2_2 window × 2 (their grids are 4 and 2 px)."""
-    from osvos.finetune import _window
+    from osvos.finetune import window
     rows, cols = np.mgrid[0:32, 0:48]
     label = (rows * 100 + cols)[None, ..., None].astype(np.float32)      # each pixel says where it is
     conv2 = label[:, ::2, ::2]
     conv3 = label[:, ::4, ::4]
     rng = np.random.default_rng(1)
     for _ in range(20):
-        c2, c3, lab = _window((conv2, conv3, label), crop, rng)
+        c2, c3, lab = window((conv2, conv3, label), crop, rng)
         assert c3.shape[1:3] == cells
         assert lab.shape[1:3] == (4 * cells[0], 4 * cells[1]) and c2.shape[1:3] == (2 * cells[0], 2 * cells[1])
         np.testing.assert_array_equal(c3, lab[:, ::4, ::4])
         np.testing.assert_array_equal(c2, lab[:, ::2, ::2])
-    origins = {float(_window((conv2, conv3, label), 0.5, rng)[2][0, 0, 0, 0]) for _ in range(200)}
+    origins = {float(window((conv2, conv3, label), 0.5, rng)[2][0, 0, 0, 0]) for _ in range(200)}
     assert origins == {r * 400 + c * 4 for r in range(5) for c in range(9)}   # every 4-px place, nothing else
 
 

@@ -100,3 +100,31 @@ def test_extreme_logits_are_finite_and_correct():
     # All right with margin 100: the loss is e^−100-small, not NaN.
     right = np.where(labels > 0.5, 100.0, -100.0).astype(np.float32)
     assert 0 <= loss_value(labels, right) < 1e-30
+
+
+def weighted_value(labels, counted, logits) -> float:
+    from osvos.losses import weighted_balanced_bce
+
+    stacked = np.stack([labels, counted], axis=-1).astype(np.float32)
+    return float(ops.convert_to_numpy(weighted_balanced_bce(stacked, logits[..., None].astype(np.float32))))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_weighted_with_every_pixel_counted_is_balanced_bce(seed):
+    rng = np.random.default_rng(seed)
+    labels = (rng.random((2, 9, 7)) < 0.3).astype(np.float32)
+    logits = rng.normal(0, 3, (2, 9, 7)).astype(np.float32)
+    assert weighted_value(labels, np.ones_like(labels), logits) == pytest.approx(
+        loss_value(labels[..., None], logits[..., None]), rel=1e-6)
+
+
+def test_weighted_hand_computed_and_blind_to_pixels_not_counted():
+    # 6 pixels, 4 counted: one foreground (logit 0: log 2), three background (logit 0: log 2 each); β = 3/4 over
+    # the counted ones → (3/4 · log 2 + 1/4 · 3 log 2) / 4, whatever the 2 uncounted pixels say.
+    labels = np.array([[1, 0, 0, 0, 1, 0]], np.float32).reshape(1, 2, 3)
+    counted = np.array([[1, 1, 1, 1, 0, 0]], np.float32).reshape(1, 2, 3)
+    logits = np.zeros((1, 2, 3), np.float32)
+    assert weighted_value(labels, counted, logits) == pytest.approx(1.5 * np.log(2) / 4, rel=1e-6)
+    logits.reshape(-1)[4:] = [-50.0, 50.0]
+    assert weighted_value(labels, counted, logits) == pytest.approx(1.5 * np.log(2) / 4, rel=1e-6)
+    assert weighted_value(labels, np.ones_like(counted), logits) > 5.0

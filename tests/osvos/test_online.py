@@ -1,0 +1,117 @@
+"""Online adaptation while segmenting (osvos.online): the labels a segmented frame gives, and what adapting does to
+the model and its masks."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from osvos.online import pseudo_label
+
+
+def test_pseudo_label_sure_object_far_background_and_nothing_between():
+    """A 4×4 object in a 20×40 frame (longest side 40: far = 0.15 × 40 = 6 px): object labels where the mask is
+    and the probability is above 0.97; background labels more than 6 px from the mask; the rest not counted."""
+    mask = np.zeros((20, 40), bool)
+    mask[8:12, 8:12] = True
+    probability = np.where(mask, 0.99, 0.3).astype(np.float32)
+    probability[8, 8] = 0.9
+    label = pseudo_label(mask, probability)
+    target, counted = label[..., 0], label[..., 1]
+    assert label.shape == (20, 40, 2) and label.dtype == np.float32
+    assert target.sum() == 15 and target[8, 8] == 0 and counted[8, 8] == 0
+    assert counted[mask].sum() == 15
+    assert counted[10, 17] == 0 and counted[10, 19] == 1 and target[10, 19] == 0  # 6 px away, then 8
+    assert counted[10, 39] == 1 and counted[0, 0] == 1 and counted[3, 5] == 0  # 8√2 ≈ 11.3 px away; 5.8 px
+    assert pseudo_label(mask, np.full((20, 40), 0.5, np.float32)) is None
+    assert pseudo_label(np.zeros((20, 40), bool), probability) is None
+
+
+@pytest.fixture(scope="module")
+def adapting():
+    """A small model whose segmentation adapts 2 steps after each batch, fine-tuned on whole views at one scale."""
+    import keras
+
+    from osvos import OSVOS
+    from osvos.finetune import FinetuneRecipe
+
+    keras.utils.set_random_seed(0)
+    return OSVOS.load(work_size=64, recipe=FinetuneRecipe(scales=(1.0,), crop=0.0, adapt_steps=2,
+                                                          adapt_sure=0.5))
+
+
+def _moving_square(count: int = 6):
+    frames, masks = [], []
+    for k in range(count):
+        frame = np.full((48, 64, 3), 20, np.uint8)
+        mask = np.zeros((48, 64), bool)
+        mask[12:36, 10 + 2 * k:34 + 2 * k] = True
+        frame[mask] = 230
+        frames.append(frame)
+        masks.append(mask)
+    return frames, masks
+
+
+def test_segmenting_adapts_a_copy_after_each_batch_and_leaves_the_model_as_fine_tuned(adapting, monkeypatch):
+    """Batches [0, 1], [2, 3], [4, 5]: one adaptation round after each (frame 0 is annotated, frame 1 is not), each
+    changing the copy that segments; the model keeps its fine-tuned weights throughout, so a second run (or one
+    left unfinished before it) gives the same masks. The version says so."""
+    import osvos.online
+
+    frames, masks = _moving_square()
+    adapting.finetune(frames[0], masks[0], 3)
+    tuned = adapting.nets.full.get_weights()
+    changed = []
+    adapt = osvos.online.OnlineAdapter.adapt
+
+    def counting(self, image, mask, probability):
+        before = self.nets.full.get_weights()
+        done = adapt(self, image, mask, probability)
+        changed.append(done and any(not np.array_equal(a, b) for a, b in zip(before, self.nets.full.get_weights())))
+        assert self.nets is not adapting.nets
+        return done
+
+    monkeypatch.setattr(osvos.online.OnlineAdapter, "adapt", counting)
+    unfinished = adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]})
+    next(unfinished), next(unfinished), next(unfinished)
+    first = list(adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]}))
+    assert changed == [True, True, True, True]
+    assert all(np.array_equal(a, b) for a, b in zip(tuned, adapting.nets.full.get_weights()))
+    del unfinished
+    second = list(adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]}))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert "-adapt2" in adapting.version
+
+
+def test_no_adaptation_without_fine_tuning_or_steps(adapting, model, monkeypatch):
+    """The parent network alone (after ``reset``) and a recipe with 0 steps segment without adapting."""
+    import osvos.online
+
+    rounds = []
+    monkeypatch.setattr(osvos.online.OnlineAdapter, "adapt", lambda *args: rounds.append(1))
+    frames, masks = _moving_square(4)
+    list(adapting.reset().segment(frames, snap=False, batch=2))
+    model.finetune(frames[0], masks[0], 2)
+    list(model.segment(frames, snap=False, batch=2))
+    assert rounds == [] and "adapt" not in model.version
+
+
+def test_adapting_steps_train_on_the_frame_and_the_annotated_views_in_turn(adapting, monkeypatch):
+    """4 steps: the even ones on the segmented frame's labels (2 channels, pixels not counted among them), the odd
+    ones on the annotated frame's views (every pixel counted)."""
+    from osvos.online import OnlineAdapter
+
+    frames, masks = _moving_square(2)
+    adapting.finetune(frames[0], masks[0], 2)
+    adapter = OnlineAdapter(adapting.nets, adapting._examples, adapting.recipe)
+    seen = []
+    monkeypatch.setattr(adapter.head, "train_on_batch", lambda inputs, target: seen.append(target))
+    adapter.recipe = replace(adapter.recipe, adapt_steps=4)
+    probability = np.where(masks[1], 0.99, 0.01).astype(np.float32)
+    assert adapter.adapt(frames[1], masks[1], probability)
+    assert len(seen) == 4 and all(t.shape[-1] == 2 for t in seen)
+    assert seen[0][..., 1].min() == 0 and seen[2][..., 1].min() == 0
+    assert seen[1][..., 1].min() == 1 and seen[3][..., 1].min() == 1
+    assert not adapter.adapt(frames[1], masks[1], np.full((48, 64), 0.5, np.float32))
+    assert len(seen) == 4
