@@ -60,8 +60,9 @@ conv3_3). Off: on the 12 DAVIS val sequences, every frame, three fine-tuning see
 between seeds, for about 1.4× the fine-tuning time (models/README.md, "conv3 in the fine-tuning")."""
 ADAPT_STEPS = 0
 """Online adaptation steps after each batch of segmented frames (``osvos.online``); 0 = none. Off: with 6 steps, on
-the 12 DAVIS val sequences, every frame, J 70.4 → 70.9, F 67.6 → 64.5, T 46.2 → 40.0 (drift-straight +13.4 J,
-breakdance −7.0) for about 1.5× the segmentation time (models/README.md, "Online adaptation")."""
+the 12 DAVIS val sequences, every frame, J 70.4 → 70.9, F 67.6 → 64.5, T 46.2 → 40.0 (``ADAPT_FAR`` 0.15), and J
+71.7, F 66.4, T 40.3 with ``adapt_far`` 0.02; single sequences swing by up to 15 J either way, for about 1.5× the
+segmentation time (models/README.md, "Online adaptation")."""
 ADAPT_LR = 1e-5
 """The online adaptation's learning rate (Adam, mean loss over the counted pixels)."""
 ADAPT_SURE = 0.97

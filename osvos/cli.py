@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .budget import (
+    ADAPT_FAR,
     ADAPT_STEPS,
     DEFAULT_SNAP,
     DEFAULT_STEPS,
@@ -38,13 +39,16 @@ def _annotation(text: str) -> tuple[int, str]:
 
 def _budget(args: argparse.Namespace) -> Budget | None:
     """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
-    ``--dreams``, ``--adapt-steps``, ``--segment-scale`` and ``--flow-weight`` too, before any model loads."""
+    ``--dreams``, ``--adapt-steps``, ``--adapt-far``, ``--segment-scale`` and ``--flow-weight`` too, before any
+    model loads."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
     if args.adapt_steps < 0:
         raise ValueError("--adapt-steps must be 0 or more")
+    if not 0 <= args.adapt_far < 1:
+        raise ValueError("--adapt-far must be from 0 to less than 1")
     view_plan(args.views, args.segment_scale)
     checked_weight(args.flow_weight)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
@@ -55,7 +59,7 @@ def _recipe(args: argparse.Namespace):
     from .finetune import FinetuneRecipe
 
     return FinetuneRecipe(seed=getattr(args, "finetune_seed", 0), train_conv3=args.train_conv3,
-                          adapt_steps=args.adapt_steps)
+                          adapt_steps=args.adapt_steps, adapt_far=args.adapt_far)
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -205,7 +209,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
                         help=f"online adaptation while segmenting: training steps after each batch of "
                              f"{SEGMENT_BATCH} frames on the last one's sure pixels (default {ADAPT_STEPS}; 0 = off; "
-                             "it lost on DAVIS val)")
+                             "it lost F on DAVIS val)")
+    parser.add_argument("--adapt-far", type=float, default=ADAPT_FAR,
+                        help=f"online adaptation: pixels farther than this x the frame's longest side from the mask "
+                             f"are background labels (default {ADAPT_FAR:g})")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

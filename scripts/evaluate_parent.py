@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from osvos.budget import (
+    ADAPT_FAR,
     ADAPT_STEPS,
     DEFAULT_STEPS,
     DEFAULT_THRESHOLD,
@@ -39,6 +40,9 @@ def main() -> None:
                         help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
                         help=f"online adaptation steps after each batch of frames (default {ADAPT_STEPS}; 0 = off)")
+    parser.add_argument("--adapt-far", type=float, default=ADAPT_FAR,
+                        help=f"online adaptation: background labels beyond this x the longest side "
+                             f"(default {ADAPT_FAR:g})")
     parser.add_argument("--sequences", help="comma-separated subset")
     parser.add_argument("--thresholds", type=thresholds, default=[DEFAULT_THRESHOLD],
                         help="comma-separated probability thresholds to score (the first gives the plain tables)")
@@ -50,7 +54,8 @@ def main() -> None:
     sequences = args.sequences.split(",") if args.sequences else None
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      recipe=FinetuneRecipe(train_conv3=args.train_conv3, adapt_steps=args.adapt_steps),
+                      recipe=FinetuneRecipe(train_conv3=args.train_conv3, adapt_steps=args.adapt_steps,
+                                            adapt_far=args.adapt_far),
                       sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():

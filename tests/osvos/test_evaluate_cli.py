@@ -418,7 +418,8 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
 def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_path, monkeypatch, capsys):
     """``evaluate --finetune-seed N`` fine-tunes with ``FinetuneRecipe.seed`` N (default 0, the product's), and one
     seed gives the same masks twice; ``--train-conv3`` gives ``FinetuneRecipe.train_conv3`` True (default
-    False), ``--adapt-steps 2`` ``adapt_steps`` 2 (default 0); a negative count is refused before any model loads."""
+    False), ``--adapt-steps 2 --adapt-far 0.02`` ``adapt_steps`` 2 and ``adapt_far`` 0.02 (default 0 and 0.15); a
+    negative count or a distance of 1 or more is refused before any model loads."""
     from osvos.system import OSVOS
 
     synthetic_davis(tmp_path / "davis")
@@ -427,18 +428,22 @@ def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_pa
 
     def load(cls, *args, **options):
         recipe = options["recipe"]
-        seeds.append((recipe.seed, recipe.train_conv3, recipe.adapt_steps))
+        seeds.append((recipe.seed, recipe.train_conv3, recipe.adapt_steps, recipe.adapt_far))
         return original(cls, *args, **options)
 
     monkeypatch.setattr(OSVOS, "load", classmethod(load))
     common = ["evaluate", "--davis", str(tmp_path / "davis"), "--steps", "2", "--work-size", "64", "--no-snap"]
     for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", []),
-                       ("d", ["--finetune-seed", "7", "--train-conv3"]), ("e", ["--adapt-steps", "2"])):
+                       ("d", ["--finetune-seed", "7", "--train-conv3"]),
+                       ("e", ["--adapt-steps", "2", "--adapt-far", "0.02"])):
         assert cli.main([*common, *seed, "--out", str(tmp_path / name)]) == 0
-    assert seeds == [(7, False, 0), (7, False, 0), (0, False, 0), (7, True, 0), (0, False, 2)]
+    assert seeds == [(7, False, 0, 0.15), (7, False, 0, 0.15), (0, False, 0, 0.15), (7, True, 0, 0.15),
+                     (0, False, 2, 0.02)]
     capsys.readouterr()
     assert cli.main([*common, "--adapt-steps", "-1", "--out", str(tmp_path / "f")]) == 2
     assert "--adapt-steps must be 0 or more" in capsys.readouterr().err and len(seeds) == 5
+    assert cli.main([*common, "--adapt-far", "1.5", "--out", str(tmp_path / "g")]) == 2
+    assert "--adapt-far must be" in capsys.readouterr().err and len(seeds) == 5
     masks = [sorted((tmp_path / name / "masks" / "square").iterdir()) for name in "ab"]
     assert len(masks[0]) == len(masks[1]) > 1
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(*masks))
