@@ -57,7 +57,6 @@ class OnlineAdapter:
         self.head = nets.head_conv3 if recipe.train_conv3 else nets.head
         self.head.compile(optimizer=make_optimizer(replace(recipe, lr=recipe.adapt_lr), self.head),
                           loss=weighted_balanced_bce, jit_compile=keras.backend.backend() == "jax")
-        self.rounds = 0
 
     def adapt(self, image: np.ndarray, mask: np.ndarray, probability: np.ndarray) -> bool:
         """``recipe.adapt_steps`` steps, the even ones on ``image`` (RGB at the working size) labelled from its
@@ -74,5 +73,4 @@ class OnlineAdapter:
                 view = self.annotated[int(self.rng.integers(len(self.annotated)))]
                 conv2, conv3, target = window(view, self.recipe.crop, self.rng)
             self.head.train_on_batch(conv2 if self.recipe.train_conv3 else [conv2, conv3], target)
-        self.rounds += 1
         return True
