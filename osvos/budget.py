@@ -61,8 +61,9 @@ between seeds, for about 1.4× the fine-tuning time (models/README.md, "conv3 in
 ADAPT_STEPS = 0
 """Online adaptation steps after each batch of segmented frames (``osvos.online``); 0 = none. Off: with 6 steps, on
 the 12 DAVIS val sequences, every frame, J 70.4 → 70.9, F 67.6 → 64.5, T 46.2 → 40.0 (``ADAPT_FAR`` 0.15), and J
-71.7, F 66.4, T 40.3 with ``adapt_far`` 0.02 (on seed 1: J 69.1 → 71.4, F 66.9 → 66.8); single sequences swing by
-up to 18 J either way, for about 1.5× the segmentation time (models/README.md, "Online adaptation")."""
+71.7, F 66.4, T 40.3 with ``adapt_far`` 0.02; over three fine-tuning seeds with 0.02, J 70.1 → 71.6, F 67.4 → 66.7,
+T 44.3 → 38.9. F loses on every seed and single sequences swing from −12 to +19 J, for about 1.5× the segmentation
+time (models/README.md, "Online adaptation")."""
 ADAPT_LR = 1e-5
 """The online adaptation's learning rate (Adam, mean loss over the counted pixels)."""
 ADAPT_SURE = 0.97
