@@ -127,6 +127,20 @@ def place_object(image: np.ndarray, mask: np.ndarray, area: float, centre: tuple
     return composite, alpha[..., 0] > 0.5
 
 
+def swap_background(image: np.ndarray, mask: np.ndarray, scene: np.ndarray, scene_mask: np.ndarray
+                    ) -> np.ndarray:
+    """``image``'s object (``mask``) where it is, on ``scene`` (brought to ``image``'s size) with the scene's own
+    object (``scene_mask``) inpainted away (``dreams.fill_background``): the same object against another video's
+    background. The object's edge is feathered by a 3×3 blur so the seam does not mark it."""
+    height, width = mask.shape
+    if scene.shape[:2] != (height, width):
+        scene = cv2.resize(scene, (width, height), interpolation=cv2.INTER_AREA)
+        scene_mask = resize_mask(scene_mask, (width, height))
+    background = fill_background(scene, scene_mask).astype(np.float32)
+    alpha = cv2.GaussianBlur(mask.astype(np.float32), (3, 3), 0)[..., None]
+    return np.rint(background * (1.0 - alpha) + image.astype(np.float32) * alpha).astype(np.uint8)
+
+
 def augment_still(image: np.ndarray, mask: np.ndarray, size: tuple[int, int], rng: np.random.Generator,
                   rotation: float = STILL_ROTATION, zoom: tuple[float, float] = STILL_ZOOM,
                   share: tuple[float, float] = STILL_OBJECT_SHARE, jitter: bool = True

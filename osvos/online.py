@@ -7,7 +7,7 @@ The last frame's labels: object where its mask says object and the probability i
 (distractors that look like the object); every other pixel is not counted (``losses.weighted_balanced_bce``). So
 the network may follow the object's changing look and unlearn what is far from it, while the annotated frames keep
 what they taught. On DAVIS val it loses F with ``adapt_far`` 0.15 (J +0.5, F −3.1: the frames' own mistakes get taught
-too); with 0.02, J +1.8 and F −0.6 over two fine-tuning seeds (models/README.md).
+too); with 0.02, J +1.5 and F −0.7 over three fine-tuning seeds (models/README.md).
 """
 from __future__ import annotations
 

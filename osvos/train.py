@@ -13,7 +13,7 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from .augment import augment, augment_still
+from .augment import augment, augment_still, swap_background
 from .davis import load_split, read_rgb
 from .losses import balanced_bce
 from .masks import read_label_png
@@ -57,6 +57,9 @@ class TrainConfig:
     """DAVIS frames turn by up to this many degrees either way (0: flip, scale and crop only)."""
     video_jitter: bool = False
     """DAVIS frames get the stills' colour jitter (``augment.colour_jitter``)."""
+    video_swap: float = 0.0
+    """Share of DAVIS frames whose object is put on a frame of another training video, that video's object
+    inpainted away (``augment.swap_background``): the object out of the context it was filmed in."""
 
     def still_slots(self) -> int:
         """How many images of each batch are stills."""
@@ -91,13 +94,15 @@ class DavisBatches(keras.utils.PyDataset):
 
     With stills, the first ``config.still_slots()`` images of each batch are stills (``augment_still``: turned,
     zoomed, shifted, colour-jittered), the rest DAVIS frames (``augment``: flip, scale, crop; turned and
-    colour-jittered where the config says so).
+    colour-jittered where the config says so, and a share of them moved onto another video's background).
     """
 
     def __init__(self, config: TrainConfig, start_step: int):
         super().__init__(workers=1, use_multiprocessing=False)
         self.config = config
-        self.samples = [(f, m) for seq in load_split(config.davis, config.split) for f, m in zip(seq.frames, seq.masks)]
+        split = load_split(config.davis, config.split)
+        self.samples = [(f, m) for seq in split for f, m in zip(seq.frames, seq.masks)]
+        self.videos = [seq.name for seq in split for _ in seq.frames]
         self.stills = load_stills(config.stills) if config.stills else []
         self.step = start_step
         self.pool = ThreadPoolExecutor(config.load_threads)
@@ -122,7 +127,12 @@ class DavisBatches(keras.utils.PyDataset):
             image, mask = self.stills[index]
             return augment_still(read_rgb(image), read_label_png(mask), self.config.size, rng)
         frame, mask = self.samples[index]
-        return augment(read_rgb(frame), read_label_png(mask), self.config.size, rng,
+        image, label = read_rgb(frame), read_label_png(mask)
+        if self.config.video_swap and rng.random() < self.config.video_swap:
+            others = [k for k, video in enumerate(self.videos) if video != self.videos[index]]
+            scene, scene_mask = self.samples[others[int(rng.integers(len(others)))]]
+            image = swap_background(image, label, read_rgb(scene), read_label_png(scene_mask))
+        return augment(image, label, self.config.size, rng,
                        fill=CAFFE_BGR_MEAN[::-1].astype(np.uint8), rotation=self.config.video_rotation,
                        jitter=self.config.video_jitter)
 

@@ -34,18 +34,23 @@ def main() -> None:
     parser.add_argument("--video-rotation", type=float, default=TrainConfig.video_rotation,
                         help="turn DAVIS frames by up to this many degrees either way (default 0: none)")
     parser.add_argument("--video-jitter", action="store_true", help="colour-jitter DAVIS frames as stills are")
+    parser.add_argument("--video-swap", type=float, default=TrainConfig.video_swap,
+                        help="share of DAVIS frames whose object is put on another training video's frame, that "
+                        "video's object inpainted away (default 0: none)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     args = parser.parse_args()
     height, width = (int(v) for v in args.size.lower().split("x"))
     side_weights = tuple(float(v) for v in args.side_weights.split(","))
     if len(side_weights) != 3:
         parser.error("--side-weights takes three numbers, one per third of the run")
+    if not 0.0 <= args.video_swap <= 1.0:
+        parser.error("--video-swap is a share: from 0 to 1")
     config = TrainConfig(davis=args.davis, split=args.split, iters=args.iters, size=(height, width),
                          batch=args.batch, lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
                          init=args.init, train_low=args.train_low_blocks, load_threads=args.load_threads,
                          stills=args.stills, still_fraction=args.still_fraction, schedule=args.schedule,
                          side_weights=side_weights, video_rotation=args.video_rotation,
-                         video_jitter=args.video_jitter)
+                         video_jitter=args.video_jitter, video_swap=args.video_swap)
     print(train_parent(config, args.out, resume=args.resume))
 
 

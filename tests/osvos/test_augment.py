@@ -15,6 +15,7 @@ from osvos.augment import (
     place_object,
     random_crop,
     rescale,
+    swap_background,
     turn,
 )
 
@@ -239,6 +240,26 @@ def test_place_object_moves_and_resizes_the_object_and_fills_its_hole():
     assert (out_image[out_mask] > 200).all()
     assert np.abs(out_image[25:55, 25:55].astype(int) - 90).max() < 5
     assert np.array_equal(place_object(image, np.zeros_like(mask), 400.0, (10.0, 10.0))[0], image)
+
+
+def test_swap_background_keeps_the_object_and_removes_the_scenes():
+    """A white square on grey, moved onto a dark scene (twice the size) whose own black disc is inpainted away: the
+    square is white where it was, the scene is dark and no longer black where its disc stood, and elsewhere it
+    is the scene brought to the image's size."""
+    image = np.full((60, 80, 3), 90, np.uint8)
+    mask = np.zeros((60, 80), bool)
+    mask[10:30, 10:30] = True
+    image[mask] = 255
+    scene = np.full((120, 160, 3), 40, np.uint8)
+    scene_mask = np.zeros((120, 160), bool)
+    cv2.circle(scene_mask.view(np.uint8), (120, 80), 20, 1, -1)
+    scene[scene_mask] = 0
+    out = swap_background(image, mask, scene, scene_mask)
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert (out[12:28, 12:28] == 255).all()
+    assert np.abs(out[36:44, 56:64].astype(int) - 40).max() <= 5
+    assert np.abs(out[45:60, 0:40].astype(int) - 40).max() == 0
+    assert 0 < out[10, 20:25].astype(int).min() - 40 < 255 - 40
 
 
 def test_colour_jitter_changes_colours_within_bounds():

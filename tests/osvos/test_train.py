@@ -13,6 +13,8 @@ import pytest
 from osvos.stills import load_stills
 from osvos.train import LOG_COLUMNS, DavisBatches, TrainConfig, learning_rate, train_parent, trim_log
 
+from osvos_helpers import TINY_SEQUENCES
+
 
 def config(davis, iters=4, **changes) -> TrainConfig:
     return TrainConfig(**{"davis": str(davis), "iters": iters, "size": (32, 48), "batch": 1, "checkpoint_every": 2,
@@ -219,6 +221,21 @@ def test_no_stills_or_fraction_zero_is_the_davis_only_batch(tiny_davis, tiny_sti
         config(tiny_davis, stills=str(tiny_stills), still_fraction=1.5).still_slots()
     assert config(tiny_davis, batch=4, stills=str(tiny_stills), still_fraction=0.3).still_slots() == 1
     assert config(tiny_davis, batch=4, stills=str(tiny_stills), still_fraction=1.0).still_slots() == 4
+
+
+def test_video_swap_changes_the_images_and_stays_a_function_of_seed_and_step(tiny_davis):
+    """With every DAVIS frame swapped onto another video's, the images differ from the plain batch's, a batch is
+    the same when built again, and the labels are still whole masks; at 0 the batch is the plain one, bit for bit.
+    (That the object and its label stay put is ``test_augment``'s ``swap_background`` test.)"""
+    plain = DavisBatches(config(tiny_davis, batch=3), 0)
+    swapped = DavisBatches(config(tiny_davis, batch=3, video_swap=1.0), 0)
+    assert swapped.videos == [name for name in TINY_SEQUENCES for _ in range(3)]
+    images, labels = swapped[1]
+    assert not np.array_equal(images, plain[1][0])
+    assert all(np.array_equal(x, y) for x, y in zip(swapped[1], DavisBatches(swapped.config, 0)[1]))
+    assert set(np.unique(labels)) <= {0.0, 1.0} and labels.any()
+    none = DavisBatches(config(tiny_davis, batch=3, video_swap=0.0), 0)
+    assert all(np.array_equal(x, y) for x, y in zip(plain[2], none[2]))
 
 
 def test_load_stills_refuses_a_broken_folder(tiny_stills, tmp_path):
