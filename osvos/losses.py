@@ -14,13 +14,7 @@ def balanced_bce(labels, logits):
     """
     logits = ops.cast(logits, "float32")
     labels = ops.cast(labels, "float32")
-    axes = tuple(range(1, len(logits.shape)))
-    count = ops.cast(ops.prod(ops.shape(labels)[1:]), "float32")
-    positives = ops.sum(labels, axis=axes)
-    beta = (count - positives) / count
-    loss_pos = ops.sum(labels * ops.softplus(-logits), axis=axes)
-    loss_neg = ops.sum((1.0 - labels) * ops.softplus(logits), axis=axes)
-    return ops.mean((beta * loss_pos + (1.0 - beta) * loss_neg) / count)
+    return _balanced(labels, logits, ops.cast(ops.prod(ops.shape(labels)[1:]), "float32"))
 
 
 def weighted_balanced_bce(labels, logits):
@@ -29,11 +23,20 @@ def weighted_balanced_bce(labels, logits):
     pixel counted it equals ``balanced_bce``."""
     logits = ops.cast(logits, "float32")[..., 0]
     labels = ops.cast(labels, "float32")
-    target, counts = labels[..., 0], labels[..., 1]
+    target, counted = labels[..., 0], labels[..., 1]
+    count = ops.maximum(ops.sum(counted, axis=tuple(range(1, len(logits.shape)))), 1.0)
+    return _balanced(target, logits, count, counted)
+
+
+def _balanced(target, logits, count, counted=None):
+    """The batch mean of β Σ_{Y+} softplus(−x) + (1−β) Σ_{Y−} softplus(x), over ``count`` pixels per image; only
+    where ``counted`` is 1 when it is given (every pixel when None)."""
     axes = tuple(range(1, len(logits.shape)))
-    count = ops.maximum(ops.sum(counts, axis=axes), 1.0)
-    positives = ops.sum(target * counts, axis=axes)
-    beta = (count - positives) / count
-    loss_pos = ops.sum(counts * target * ops.softplus(-logits), axis=axes)
-    loss_neg = ops.sum(counts * (1.0 - target) * ops.softplus(logits), axis=axes)
+
+    def total(values):
+        return ops.sum(values if counted is None else counted * values, axis=axes)
+
+    beta = (count - total(target)) / count
+    loss_pos = total(target * ops.softplus(-logits))
+    loss_neg = total((1.0 - target) * ops.softplus(logits))
     return ops.mean((beta * loss_pos + (1.0 - beta) * loss_neg) / count)
