@@ -66,6 +66,12 @@ class FinetuneRecipe:
     """Online adaptation: the distance from the mask, × the frame's longest side, beyond which a pixel is a
     background label."""
 
+    def __post_init__(self):
+        if self.adapt_steps < 0:
+            raise ValueError(f"adapt_steps must be 0 or more: {self.adapt_steps!r}")
+        if not 0 <= self.adapt_far < 1:
+            raise ValueError(f"adapt_far must be from 0 to less than 1: {self.adapt_far!r}")
+
 
 class ScaledUpdates:
     """Optimiser mix-in: a learning-rate multiplier per variable and an L2-SP pull towards anchor values."""

@@ -52,11 +52,13 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sequences = args.sequences.split(",") if args.sequences else None
+    try:
+        recipe = FinetuneRecipe(train_conv3=args.train_conv3, adapt_steps=args.adapt_steps, adapt_far=args.adapt_far)
+    except ValueError as exc:
+        parser.error(str(exc))
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      recipe=FinetuneRecipe(train_conv3=args.train_conv3, adapt_steps=args.adapt_steps,
-                                            adapt_far=args.adapt_far),
-                      sequences=sequences,
+                      recipe=recipe, sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

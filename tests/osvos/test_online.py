@@ -115,3 +115,17 @@ def test_adapting_steps_train_on_the_frame_and_the_annotated_views_in_turn(adapt
     assert seen[1][..., 1].min() == 1 and seen[3][..., 1].min() == 1
     assert not adapter.adapt(frames[1], masks[1], np.full((48, 64), 0.5, np.float32))
     assert len(seen) == 4
+
+
+def test_recipe_refuses_negative_steps_and_a_band_outside_the_frame():
+    """The recipe itself checks the adaptation fields, so every caller (the CLI, ``scripts/evaluate_parent.py``,
+    the library) gets the same refusal; the ends of the allowed ranges pass."""
+    from osvos.finetune import FinetuneRecipe
+
+    with pytest.raises(ValueError, match="adapt_steps must be 0 or more"):
+        FinetuneRecipe(adapt_steps=-1)
+    for far in (-0.01, 1.0, 1.5):
+        with pytest.raises(ValueError, match="adapt_far must be from 0 to less than 1"):
+            FinetuneRecipe(adapt_far=far)
+    assert FinetuneRecipe(adapt_steps=0, adapt_far=0.0).adapt_far == 0.0
+    assert FinetuneRecipe(adapt_steps=6, adapt_far=0.99).adapt_steps == 6
