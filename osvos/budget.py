@@ -75,6 +75,15 @@ FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
 
 
+def check_adaptation(steps: int, far: float, names: tuple[str, str] = ("adapt_steps", "adapt_far")) -> None:
+    """ValueError unless ``steps`` is 0 or more and ``far`` is from 0 to less than 1; ``names`` are what the
+    message calls the two (the recipe's fields, or a command line's flags)."""
+    if steps < 0:
+        raise ValueError(f"{names[0]} must be 0 or more: {steps!r}")
+    if not 0 <= far < 1:
+        raise ValueError(f"{names[1]} must be from 0 to less than 1: {far!r}")
+
+
 @dataclass(frozen=True)
 class Budget:
     """Stop after ``iterations`` steps or after ``seconds`` of training, whichever is set (both: first hit).

@@ -24,6 +24,7 @@ from .budget import (
     THOROUGH_STEPS,
     VIEW_COUNTS,
     Budget,
+    check_adaptation,
 )
 from .temporal import checked_weight
 from .views import view_plan
@@ -45,10 +46,7 @@ def _budget(args: argparse.Namespace) -> Budget | None:
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
-    if args.adapt_steps < 0:
-        raise ValueError("--adapt-steps must be 0 or more")
-    if not 0 <= args.adapt_far < 1:
-        raise ValueError("--adapt-far must be from 0 to less than 1")
+    check_adaptation(args.adapt_steps, args.adapt_far, ("--adapt-steps", "--adapt-far"))
     view_plan(args.views, args.segment_scale)
     checked_weight(args.flow_weight)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None

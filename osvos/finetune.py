@@ -17,7 +17,17 @@ import numpy as np
 from keras import ops
 
 from .augment import rescale
-from .budget import ADAPT_FAR, ADAPT_LR, ADAPT_STEPS, ADAPT_SURE, FINETUNE_CONV3, FINETUNE_CROP, FINETUNE_SCALES, Budget
+from .budget import (
+    ADAPT_FAR,
+    ADAPT_LR,
+    ADAPT_STEPS,
+    ADAPT_SURE,
+    FINETUNE_CONV3,
+    FINETUNE_CROP,
+    FINETUNE_SCALES,
+    Budget,
+    check_adaptation,
+)
 from .cancel import Cancel, Cancelled
 from .dreams import dream, fill_background
 from .losses import balanced_bce
@@ -67,10 +77,7 @@ class FinetuneRecipe:
     background label."""
 
     def __post_init__(self):
-        if self.adapt_steps < 0:
-            raise ValueError(f"adapt_steps must be 0 or more: {self.adapt_steps!r}")
-        if not 0 <= self.adapt_far < 1:
-            raise ValueError(f"adapt_far must be from 0 to less than 1: {self.adapt_far!r}")
+        check_adaptation(self.adapt_steps, self.adapt_far)
 
 
 class ScaledUpdates:
