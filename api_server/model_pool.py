@@ -92,5 +92,6 @@ def default_model_factory(settings: Settings) -> Callable[[], object]:
     def load():
         from osvos.system import OSVOS
         return OSVOS.load(settings.weights, work_size=settings.work_size, views=settings.views,
-                          segment_scale=settings.segment_scale, flow_weight=settings.flow_weight)
+                          segment_scale=settings.segment_scale, flow_weight=settings.flow_weight,
+                          crf=settings.crf)
     return load

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, FLOW_WEIGHT, SEGMENT_SCALE
+from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, FLOW_WEIGHT, SEGMENT_SCALE
 from osvos.temporal import checked_weight
 from osvos.views import view_plan
 
@@ -16,6 +16,17 @@ MAX_ITERATIONS = 100_000
 
 class SettingsError(ValueError):
     """An environment variable holds a value that cannot be used (the message names it)."""
+
+
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+
+
+def _boolean(raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off, any case) as a bool; ValueError otherwise."""
+    try:
+        return _BOOLEANS[raw.lower()]
+    except KeyError:
+        raise ValueError(raw) from None
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,9 @@ class Settings:
     flow_weight: float = FLOW_WEIGHT
     """``OSVOS_FLOW_WEIGHT``: weight of the previous mask, carried by optical flow, in each frame's probability
     (default: osvos's; 0 = each frame on its own). Part of the model's version."""
+    crf: bool = DEFAULT_CRF
+    """``OSVOS_CRF``: true or false, whether each frame's probability goes through a dense CRF on the frame
+    (default: osvos's). Part of the model's version."""
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
@@ -64,6 +78,7 @@ class Settings:
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "views": "OSVOS_VIEWS",
         "segment_scale": "OSVOS_SEGMENT_SCALE", "flow_weight": "OSVOS_FLOW_WEIGHT",
+        "crf": "OSVOS_CRF",
         "default_steps": "OSVOS_DEFAULT_STEPS",
         "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
@@ -87,6 +102,8 @@ class Settings:
                     values[name] = int(raw)
                 elif kind.startswith("float"):
                     values[name] = float(raw)
+                elif kind.startswith("bool"):
+                    values[name] = _boolean(raw)
                 else:
                     values[name] = raw
             except ValueError:

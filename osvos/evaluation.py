@@ -10,6 +10,7 @@ import pandas as pd
 
 from .budget import (
     DEFAULT_BUDGET,
+    DEFAULT_CRF,
     DEFAULT_SNAP,
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
@@ -63,7 +64,7 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
              dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, recipe: FinetuneRecipe | None = None
+             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF, recipe: FinetuneRecipe | None = None
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
@@ -73,7 +74,7 @@ def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight, recipe=recipe or FinetuneRecipe())
+                       flow_weight=flow_weight, crf=crf, recipe=recipe or FinetuneRecipe())
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -94,17 +95,18 @@ def _jft(j: float, f: float, t: float) -> str:
 def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
-               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
                recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
                log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
-    ``segment_scale`` and ``flow_weight`` as in ``OSVOS.load``). ``recipe``: the online stage's
+    ``segment_scale``, ``flow_weight`` and ``crf`` as in ``OSVOS.load``). ``recipe``: the online stage's
     ``FinetuneRecipe`` (None: the product's). Its ``seed`` seeds fine-tuning's windows and dreams (the product uses
     0): the spread over seeds is the noise a lever must beat."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight, recipe)
+    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight, crf,
+                       recipe)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -139,7 +141,7 @@ def screened_frames(count: int, stride: int) -> list[int]:
 
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
-             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT,
+             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
              recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
              thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
              frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
@@ -152,17 +154,20 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
-    ``views``, ``segment_scale``, ``flow_weight`` and ``recipe`` as in ``OSVOS.load`` (None: the product's recipe);
-    the first frame goes in with its mask, as the product gives it. A screen: ``frame_stride`` > 1 reads only the
-    frames of ``screened_frames`` (J and F only), ``parent_only`` skips fine-tuning, snapping and the flow prior
-    (the ``parent`` rows alone, one pass).
+    ``views``, ``segment_scale``, ``flow_weight``, ``crf`` and ``recipe`` as in ``OSVOS.load`` (None: the product's
+    recipe; with ``crf`` the ``osvos`` and ``osvos_snap`` rows at the first threshold are the CRF's masks, as the
+    product gives them out, and the rows at the other thresholds the network's own); the first frame goes in with its
+    mask, as the product gives it.
+    A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F only), ``parent_only``
+    skips fine-tuning, snapping, the flow prior and the CRF (the ``parent`` rows alone, one pass).
     Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .finetune import FinetuneRecipe
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=0.0 if parent_only else flow_weight, recipe=recipe or FinetuneRecipe())
+                       flow_weight=0.0 if parent_only else flow_weight, crf=crf and not parent_only,
+                       recipe=recipe or FinetuneRecipe())
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")
@@ -189,7 +194,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
             for threshold, suffix in suffixes.items():
                 preds[f"parent{suffix}"].append(parent_probability > threshold)
                 if not parent_only:
-                    preds[f"osvos{suffix}"].append(one.probability > threshold)
+                    preds[f"osvos{suffix}"].append(one.probability > threshold if suffix else one.mask)
         started = time.perf_counter()
         extra = list(suffixes.items())[1:]
         for one in [] if parent_only else passed(snap=True, parent=False):

@@ -13,6 +13,7 @@ import numpy as np
 
 from .budget import (
     DEFAULT_BUDGET,
+    DEFAULT_CRF,
     DEFAULT_SNAP,
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
@@ -24,6 +25,7 @@ from .budget import (
     Budget,
 )
 from .cancel import Cancel, Cancelled
+from .crf import dense_crf
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
@@ -116,11 +118,12 @@ class OSVOS:
 
     def __init__(self, weights: Path | None, *, work_size: int | None = None,
                  recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32", views: int = 1,
-                 segment_scale: float = 1.0, flow_weight: float = 0.0):
+                 segment_scale: float = 1.0, flow_weight: float = 0.0, crf: bool = False):
         self.precision = precision
         view_plan(views, segment_scale)
         self.flow_weight = checked_weight(flow_weight)
         self.view_count, self.segment_scale = views, float(segment_scale)
+        self.crf = bool(crf)
         with building_in(precision):
             self.nets = build_networks()
         if weights is None:
@@ -143,6 +146,8 @@ class OSVOS:
             self.version += f"-flow{flow_weight:g}"
         if flow_weight or segment_scale != 1.0:
             self.version += "-snapcarried"
+        if crf:
+            self.version += "-crf"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -156,7 +161,7 @@ class OSVOS:
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
              recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None,
              views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT) -> "OSVOS":
+             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF) -> "OSVOS":
         """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
@@ -171,7 +176,9 @@ class OSVOS:
         the previous mask, carried by optical flow, in each frame's probability (``osvos.temporal.FlowPrior``; 0 =
         each frame on its own); part of ``version`` when not 0. With either, each frame's mask depends on the
         last one, which is the snapped mask when snapping (``segment_probabilities``): ``-snapcarried`` in
-        ``version`` tells these masks from those of versions that carried the unsnapped one.
+        ``version`` tells these masks from those of versions that carried the unsnapped one. ``crf``: the masks
+        given out come from a dense CRF on each frame and its probability (``osvos.crf``), in place of the
+        (snapped) mask, which is still the one carried; ``-crf`` in ``version``.
         """
         if weights is None:
             weights = default_weights()
@@ -179,7 +186,7 @@ class OSVOS:
             raise FileNotFoundError(f"weights not found: {weights}")
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
                    precision=choose_precision(precision), views=views, segment_scale=segment_scale,
-                   flow_weight=flow_weight)
+                   flow_weight=flow_weight, crf=crf)
 
     def _work_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int] | None:
         """The (width, height) a frame of this size runs at (``scale`` × the working size), or None when it runs
@@ -323,7 +330,8 @@ class OSVOS:
         """Yield one boolean mask per RGB frame, at the frame's size (``segment_probabilities`` has how frames go
         through the network).
 
-        ``snap`` aligns the mask to contour superpixels (>50 % rule) where the network is unsure;
+        ``snap`` aligns the mask to contour superpixels (>50 % rule) where the network is unsure (with the model's
+        ``crf``, that is the mask carried to the next frame, and the mask given out is the dense CRF's);
         ``progress(n)`` gets the count done;
         ``annotations`` maps frame positions to masks that come out exactly as given (the annotated frames).
         """
@@ -345,6 +353,8 @@ class OSVOS:
         optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``). The mask a frame ends with (snapped
         when ``snap``, or as annotated) is the one carried to the next frame and the one the scale is read from:
         an annotated frame passes its mask on, so give the first frame with its annotation to start from it.
+        With ``crf``, the mask given out is the dense CRF's on the frame and that probability (``osvos.crf``); it is
+        not the one carried (carried, the CRF's mistakes grew from frame to frame on DAVIS val: models/README.md).
         With ``recipe.adapt_steps`` after fine-tuning, a copy of the fine-tuned network segments the frames and adapts
         to each batch's last frame before the next batch (``osvos.online``); the model itself stays as fine-tuned."""
         annotations = annotations or {}
@@ -377,6 +387,7 @@ class OSVOS:
                 prior.remember(mask)
                 tracker.update(mask)
                 count += 1
-                yield SegmentedFrame(frame, probability, mask, given is not None, parent_probability, snapper)
+                shown = dense_crf(frame, probability, threshold) > threshold if self.crf and given is None else mask
+                yield SegmentedFrame(frame, probability, shown, given is not None, parent_probability, snapper)
             if adapter is not None and given is None:
                 adapter.adapt(self._to_work(frame), self._mask_to_work(mask), self._to_work(probability))

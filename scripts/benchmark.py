@@ -15,47 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from devkit.benchmark.configs import CONFIGS, FORWARD_VARIANTS, Forward
+from devkit.benchmark.configs import CONFIGS, FORWARD_VARIANTS
+from devkit.benchmark.machine import cpu_model, vgg16_forward_seconds
 from devkit.benchmark.report import plot_j_vs_time, summarise, write_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def child_forward(variant: Forward, repeats: int = 5) -> dict:
-    """Median seconds per frame of a VGG16 conv1_1…conv5_3 forward run as ``variant`` says."""
-    import keras
-    import numpy as np
-
-    keras.mixed_precision.set_global_policy(variant.policy)
-    from osvos.model import build_networks, init_from_hed
-
-    nets = build_networks()
-    init_from_hed(nets.full)
-    trunk = keras.Model(nets.full.input, nets.full.get_layer("block5_conv3").output)
-    run = keras.ops.convert_to_tensor
-    if variant.jit:
-        import tensorflow as tf
-        compiled = tf.function(trunk, jit_compile=True)
-
-        def call(x):
-            return compiled(run(x))
-    else:
-        call = trunk.predict_on_batch
-    x = np.random.default_rng(0).normal(0, 50, (variant.batch, *variant.size, 3)).astype("float32")
-    np.asarray(call(x))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        np.asarray(call(x))
-        times.append(time.perf_counter() - started)
-    return {"seconds": statistics.median(times) / variant.batch}
 
 
 def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict:
@@ -98,7 +67,7 @@ def child_config(name: str, davis: str, sequences: list[str], out: Path) -> dict
 def child_main(argv: list[str]) -> None:
     kind = argv[0]
     if kind == "forward":
-        result = child_forward(FORWARD_VARIANTS[argv[1]])
+        result = {"seconds": vgg16_forward_seconds(FORWARD_VARIANTS[argv[1]])}
     else:
         result = child_config(argv[1], argv[2], argv[3].split(","), Path(argv[4]))
     print(json.dumps(result))
@@ -146,13 +115,6 @@ def memory_run(davis: str, out: Path, frames: int = 100) -> dict:
     written = len(list((out / "memory_masks").glob("*.png")))
     return {"frames": frames, "masks_written": written, "wall_s": time.perf_counter() - started,
             "peak_rss_mib": usage.ru_maxrss / 1024}
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

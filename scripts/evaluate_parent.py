@@ -6,6 +6,7 @@ import argparse
 from osvos.budget import (
     ADAPT_FAR,
     ADAPT_STEPS,
+    DEFAULT_CRF,
     DEFAULT_STEPS,
     DEFAULT_THRESHOLD,
     DEFAULT_VIEWS,
@@ -36,6 +37,8 @@ def main() -> None:
                         help=f"segment at this x the fine-tuning size (default {SEGMENT_SCALE:g})")
     parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
                         help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
+    parser.add_argument("--crf", action=argparse.BooleanOptionalAction, default=DEFAULT_CRF,
+                        help=f"dense CRF on each frame's probability (default: {'on' if DEFAULT_CRF else 'off'})")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
@@ -58,7 +61,7 @@ def main() -> None:
         parser.error(str(exc))
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      recipe=recipe, sequences=sequences,
+                      crf=args.crf, recipe=recipe, sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

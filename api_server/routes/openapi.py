@@ -66,7 +66,9 @@ def spec(settings) -> dict:
                    "description": "fine-tuning seconds: with 'iterations', a time cap (whichever comes first); "
                                   "alone, train for this long (the result then depends on the machine)"},
         "snap": {"type": "boolean", "default": DEFAULT_SNAP,
-                 "description": "snap mask edges to image contours where the network is unsure"},
+                 "description": "snap the network's mask to image contours where it is unsure: the mask carried "
+                                "to the next frame, and the mask given out when the server runs without the dense "
+                                "CRF (OSVOS_CRF=false)"},
         "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": 0,
                    "description": "synthetic later frames made from the annotated one (object moved, warped and "
                                   f"recoloured) to fine-tune on as well; {THOROUGH_DREAMS} with iterations "

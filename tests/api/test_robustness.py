@@ -17,7 +17,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
-from osvos.budget import DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, SEGMENT_SCALE
+from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, SEGMENT_SCALE
 
 
 def _dead_pid() -> int:
@@ -177,6 +177,12 @@ def test_settings_from_environment():
     for bad in ("0.5", "-0.1", "much"):
         with pytest.raises(SettingsError, match="OSVOS_FLOW_WEIGHT"):
             Settings.from_env({"OSVOS_FLOW_WEIGHT": bad})
+    assert defaults.crf is DEFAULT_CRF
+    for text, value in (("false", False), ("0", False), ("Off", False), ("true", True), ("YES", True), ("1", True)):
+        assert Settings.from_env({"OSVOS_CRF": text}).crf is value
+    for bad in ("2", "maybe"):
+        with pytest.raises(SettingsError, match="OSVOS_CRF"):
+            Settings.from_env({"OSVOS_CRF": bad})
 
 
 @pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5),

@@ -305,23 +305,29 @@ def test_ablation_scores_every_row_at_every_threshold(tmp_path):
     assert tables["parent"].loc["square", "finetune_s"] == 0.0 < tables["osvos"].loc["square", "finetune_s"]
 
 
-def test_ablation_scores_the_snapped_row_as_evaluate_runs_the_product(tmp_path, monkeypatch):
+@pytest.mark.parametrize("crf", [True, False])
+def test_ablation_scores_the_snapped_row_as_evaluate_runs_the_product(tmp_path, monkeypatch, crf):
     """The ``osvos_snap`` row is the product's output (the snapped mask carried frame to frame), the ``osvos`` row
-    the same fine-tuning unsnapped: each equals ``python -m osvos evaluate`` with and without snapping. The
-    network's stand-in is a blurred, shifted square, unsure along its edges: snapping changes J there."""
+    the same fine-tuning unsnapped: each equals ``python -m osvos evaluate`` with and without snapping, with the
+    CRF giving the masks out or not. The network's stand-in is a blurred, shifted square, unsure along its edges:
+    snapping changes J there."""
     from osvos.system import OSVOS
 
     mask = synthetic_davis(tmp_path / "davis", frames=5)
     blurred = cv2.GaussianBlur(np.roll(mask, 2, axis=1).astype(np.float32), (0, 0), 3)
     monkeypatch.setattr(OSVOS, "_batch_probabilities", lambda self, frames, *args, **kwargs: [blurred] * len(frames))
-    common = {"budget": 1, "work_size": 64, "log": lambda line: None}
+    common = {"budget": 1, "work_size": 64, "crf": crf, "log": lambda line: None}
     tables = evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", **common)
     scores = ["J_mean", "F_mean", "T_mean"]
     for row, snap in (("osvos_snap", True), ("osvos", False)):
         product = evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / row, snap=snap, **common)
         assert product.loc["square", "J_mean"] > 0.5
         np.testing.assert_array_equal(tables[row].loc["square", scores], product.loc["square", scores])
-    assert tables["osvos_snap"].loc["square", "J_mean"] != tables["osvos"].loc["square", "J_mean"]
+    snapped, unsnapped = (tables[row].loc["square", "J_mean"] for row in ("osvos_snap", "osvos"))
+    if crf:
+        assert snapped == unsnapped == 1.0, "the CRF puts the shifted, blurred square's edges back on the frame's"
+    else:
+        assert snapped != unsnapped
 
 
 def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monkeypatch):

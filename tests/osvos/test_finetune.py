@@ -328,14 +328,15 @@ def test_finetuning_learns_the_square():
 @pytest.fixture(scope="module")
 def hed_trunk_model(tmp_path_factory):
     """The shipped network with conv1–conv3 set back to HED's, as in parents trained with them frozen, and the
-    default fine-tuning, which leaves conv3 alone: the one case where HED's head can run on our conv1–conv3."""
+    default fine-tuning, which leaves conv3 alone: the one case where HED's head can run on our conv1–conv3. No CRF:
+    these tests read the network's own masks."""
     from osvos.model import init_from_hed
 
     shipped = osvos.OSVOS.load(work_size=64)
     init_from_hed(shipped.nets.full, blocks=(1, 2, 3))
     path = tmp_path_factory.mktemp("weights") / "hed_trunk.weights.h5"
     shipped.nets.full.save_weights(path)
-    return osvos.OSVOS.load(path, work_size=64)
+    return osvos.OSVOS.load(path, work_size=64, crf=False)
 
 
 def test_parent_probabilities_and_contours_on_the_shared_trunk(hed_trunk_model, square):

@@ -47,8 +47,9 @@ class UploadForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "any", "placeholder": "default"}))
     snap = forms.BooleanField(
         required=False, initial=True, label="Snap mask edges to image contours",
-        help_text="Where the network is unsure, the mask follows the image's edges: a little more accurate, and "
-                  "segmenting takes about twice as long.")
+        help_text="Where the network is unsure, the mask it carries from frame to frame follows the image's "
+                  "contours: a little more accurate, and segmenting takes about twice as long. (The masks you get "
+                  "are then refined along the image's colour edges by the service, box or not.)")
     thorough = forms.BooleanField(
         required=False, label="Thorough fine-tuning",
         help_text=("Trains about three times as long, also on synthetic later frames made from your first frame "
