@@ -56,8 +56,8 @@ class Settings:
     """``OSVOS_FLOW_WEIGHT``: weight of the previous mask, carried by optical flow, in each frame's probability
     (default: osvos's; 0 = each frame on its own). Part of the model's version."""
     crf: bool = DEFAULT_CRF
-    """``OSVOS_CRF``: true or false, whether each frame's probability goes through a dense CRF on the frame
-    (default: osvos's). Part of the model's version."""
+    """``OSVOS_CRF``: true or false, whether the masks given out come from a dense CRF on each frame (the network's
+    mask is still the one carried to the next frame; default: osvos's). Part of the model's version."""
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""

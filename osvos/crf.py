@@ -44,7 +44,8 @@ def dense_crf(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5
     crf = dcrf.DenseCRF2D(width, height, 2)
     crf.setUnaryEnergy(np.ascontiguousarray(-np.log(np.stack([1.0 - foreground, foreground]).reshape(2, -1))))
     crf.addPairwiseGaussian(sxy=SMOOTHNESS_WIDTH, compat=SMOOTHNESS_WEIGHT)
+    # a writable copy: the library takes only writable buffers, and decoded video frames are read-only
     crf.addPairwiseBilateral(sxy=colour_width(probability, threshold), srgb=COLOUR_SPREAD,
-                             rgbim=np.ascontiguousarray(frame), compat=COLOUR_WEIGHT)
+                             rgbim=np.array(frame, order="C"), compat=COLOUR_WEIGHT)
     marginals = np.asarray(crf.inference(CRF_ITERATIONS), dtype=np.float32).reshape(2, height, width)
     return marginals[1]

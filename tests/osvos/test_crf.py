@@ -26,6 +26,16 @@ def test_unsure_band_moves_to_the_colour_edge():
     assert not mask[:, 40:].any()
 
 
+def test_a_read_only_frame_is_refined_as_a_writable_one():
+    """Decoded video frames come as read-only arrays; the result is the same as for a writable copy."""
+    frame = two_colour_frame()
+    probability = np.full((60, 80), 0.05, np.float32)
+    probability[:, :46] = 0.7
+    frozen = frame.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(dense_crf(frozen, probability), dense_crf(frame, probability))
+
+
 def test_sure_object_on_plain_background_is_kept():
     frame = np.full((64, 64, 3), 90, np.uint8)
     frame[20:40, 24:44] = (240, 240, 240)
