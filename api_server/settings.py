@@ -21,8 +21,9 @@ class SettingsError(ValueError):
 _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
-def _boolean(raw: str) -> bool:
-    """``true``/``false`` (also 1/0, yes/no, on/off, any case) as a bool; ValueError otherwise."""
+def parse_boolean(raw: str) -> bool:
+    """``true``/``false`` (also 1/0, yes/no, on/off, any case) as a bool; ValueError otherwise. The one reading of
+    a boolean for the API: its environment variables and its form fields."""
     try:
         return _BOOLEANS[raw.lower()]
     except KeyError:
@@ -103,7 +104,7 @@ class Settings:
                 elif kind.startswith("float"):
                     values[name] = float(raw)
                 elif kind.startswith("bool"):
-                    values[name] = _boolean(raw)
+                    values[name] = parse_boolean(raw)
                 else:
                     values[name] = raw
             except ValueError:

@@ -22,13 +22,11 @@ from osvos.video import VideoError, VideoInfo, probe_video
 from .contract import RETRYABLE
 from .errors import ApiError
 from .pipeline import JobParams
-from .settings import MAX_ITERATIONS
+from .settings import MAX_ITERATIONS, parse_boolean
 from .store import annotation_file
 
 log = logging.getLogger(__name__)
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 MAX_NAME = 200
 MIN_FRAMES = 2
 """Frame 0 is the one the user's mask is drawn on: a video needs at least one more to have anything to track."""
@@ -58,10 +56,11 @@ def parse_params(form, settings) -> JobParams:
                            f"'budget' must be more than 0 and at most {settings.max_budget:g} seconds")
     if iterations is None and budget is None:
         iterations = settings.default_steps
-    snap_raw = (form.get("snap") or "").strip().lower()
-    if snap_raw and snap_raw not in _TRUE | _FALSE:
-        raise ApiError(400, "invalid_parameter", "'snap' must be true or false")
-    snap = snap_raw in _TRUE if snap_raw else DEFAULT_SNAP
+    snap_raw = (form.get("snap") or "").strip()
+    try:
+        snap = parse_boolean(snap_raw) if snap_raw else DEFAULT_SNAP
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "'snap' must be true or false") from None
     dreams_raw = (form.get("dreams") or "").strip() or "0"
     if not (dreams_raw.isascii() and dreams_raw.isdigit()) or int(dreams_raw) > MAX_DREAMS:
         raise ApiError(400, "invalid_parameter", f"'dreams' must be a whole number from 0 to {MAX_DREAMS}")
