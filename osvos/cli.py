@@ -203,8 +203,9 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help=f"weight of the previous frame's mask, carried by optical flow, in each frame's "
                              f"probability (default {FLOW_WEIGHT:g}; 0 = each frame on its own, as OSVOS)")
     parser.add_argument("--crf", action=argparse.BooleanOptionalAction, default=DEFAULT_CRF,
-                        help="refine each frame's probability with a dense CRF on the frame before thresholding or "
-                             f"snapping (default: {'on' if DEFAULT_CRF else 'off'}; about 0.3 s more per 480p frame)")
+                        help="the masks given out come from a dense CRF on each frame and its probability; the "
+                             "network's (snapped) mask is still the one carried to the next frame (default: "
+                             f"{'on' if DEFAULT_CRF else 'off'}; about 0.3 s more per 480p frame)")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help="fine-tuning trains conv3 as well as conv4, conv5 and the heads (default: "
                              f"{'on' if FINETUNE_CONV3 else 'off'}; each step costs about 1.4x)")

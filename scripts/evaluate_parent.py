@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--flow-weight", type=float, default=FLOW_WEIGHT,
                         help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
     parser.add_argument("--crf", action=argparse.BooleanOptionalAction, default=DEFAULT_CRF,
-                        help=f"dense CRF on each frame's probability (default: {'on' if DEFAULT_CRF else 'off'})")
+                        help=f"the masks given out by a dense CRF (default: {'on' if DEFAULT_CRF else 'off'})")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
