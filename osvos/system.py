@@ -39,9 +39,10 @@ __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS", "Segmented
 
 class SegmentedFrame(NamedTuple):
     """One frame as ``OSVOS.segment_probabilities`` gives it: the foreground ``probability`` (input resolution),
-    its ``mask`` (``probability > threshold``, snapped when asked for, or the given mask where ``annotated``), when
-    asked for, the parent network's probability, and where the mask was snapped, the frame's ``OSVOS.snapper`` (to
-    snap at other thresholds without computing its superpixels again)."""
+    its ``mask`` as given out (``probability > threshold``, snapped when asked for; the dense CRF's with the model's
+    ``crf``; or the given mask where ``annotated``), when asked for, the parent network's probability, and where the
+    network's mask was snapped, the frame's ``OSVOS.snapper`` (to snap at other thresholds without computing its
+    superpixels again)."""
 
     frame: np.ndarray
     probability: np.ndarray
