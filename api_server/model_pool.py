@@ -93,5 +93,5 @@ def default_model_factory(settings: Settings) -> Callable[[], object]:
         from osvos.system import OSVOS
         return OSVOS.load(settings.weights, work_size=settings.work_size, views=settings.views,
                           segment_scale=settings.segment_scale, flow_weight=settings.flow_weight,
-                          crf=settings.crf)
+                          crf=settings.crf, min_region=settings.min_region)
     return load

@@ -6,7 +6,16 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 
-from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, DEFAULT_WORK_SIZE, FLOW_WEIGHT, SEGMENT_SCALE
+from osvos.budget import (
+    DEFAULT_CRF,
+    DEFAULT_STEPS,
+    DEFAULT_VIEWS,
+    DEFAULT_WORK_SIZE,
+    FLOW_WEIGHT,
+    MIN_REGION,
+    SEGMENT_SCALE,
+)
+from osvos.regions import checked_fraction
 from osvos.temporal import checked_weight
 from osvos.views import view_plan
 
@@ -59,6 +68,9 @@ class Settings:
     crf: bool = DEFAULT_CRF
     """``OSVOS_CRF``: true or false, whether the masks given out come from a dense CRF on each frame (the network's
     mask is still the one carried to the next frame; default: osvos's). Part of the model's version."""
+    min_region: float = MIN_REGION
+    """``OSVOS_MIN_REGION``: the masks given out lose their detached regions smaller than this × the largest one's
+    area, 0 to 1 (default: osvos's; 0 keeps them all). Part of the model's version."""
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
@@ -79,7 +91,7 @@ class Settings:
         "max_frames": "OSVOS_MAX_FRAMES", "redis_url": "OSVOS_REDIS_URL", "cache_gb": "OSVOS_CACHE_GB",
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "views": "OSVOS_VIEWS",
         "segment_scale": "OSVOS_SEGMENT_SCALE", "flow_weight": "OSVOS_FLOW_WEIGHT",
-        "crf": "OSVOS_CRF",
+        "crf": "OSVOS_CRF", "min_region": "OSVOS_MIN_REGION",
         "default_steps": "OSVOS_DEFAULT_STEPS",
         "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
@@ -139,6 +151,10 @@ class Settings:
             checked_weight(self.flow_weight)
         except ValueError as error:
             raise SettingsError(f"OSVOS_FLOW_WEIGHT: {error}") from None
+        try:
+            checked_fraction(self.min_region)
+        except ValueError as error:
+            raise SettingsError(f"OSVOS_MIN_REGION: {error}") from None
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)

@@ -19,6 +19,7 @@ from .budget import (
     FINETUNE_CONV3,
     FLOW_WEIGHT,
     MAX_DREAMS,
+    MIN_REGION,
     SEGMENT_BATCH,
     SEGMENT_SCALE,
     THOROUGH_DREAMS,
@@ -89,7 +90,8 @@ def _segment(args: argparse.Namespace) -> int:
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
         model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale,
-                           flow_weight=args.flow_weight, crf=args.crf, recipe=_recipe(args))
+                           flow_weight=args.flow_weight, crf=args.crf, min_region=args.min_region,
+                           recipe=_recipe(args))
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -137,7 +139,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
                          weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
                          dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
-                         flow_weight=args.flow_weight, crf=args.crf, recipe=_recipe(args))
+                         flow_weight=args.flow_weight, crf=args.crf, min_region=args.min_region,
+                         recipe=_recipe(args))
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -206,6 +209,10 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                         help="the masks given out come from a dense CRF on each frame and its probability; the "
                              "network's (snapped) mask is still the one carried to the next frame (default: "
                              f"{'on' if DEFAULT_CRF else 'off'}; about 0.3 s more per 480p frame)")
+    parser.add_argument("--min-region", type=float, default=MIN_REGION,
+                        help=f"the masks given out lose their detached regions smaller than this x the largest "
+                             f"region's area (default {MIN_REGION:g}; 0 keeps every region; the mask carried to the "
+                             "next frame keeps them)")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help="fine-tuning trains conv3 as well as conv4, conv5 and the heads (default: "
                              f"{'on' if FINETUNE_CONV3 else 'off'}; each step costs about 1.4x)")

@@ -16,6 +16,7 @@ from .budget import (
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
     FLOW_WEIGHT,
+    MIN_REGION,
     SEGMENT_SCALE,
     Budget,
 )
@@ -64,7 +65,8 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
 
 def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
              dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF, recipe: FinetuneRecipe | None = None
+             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF, min_region: float = MIN_REGION,
+             recipe: FinetuneRecipe | None = None
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
@@ -74,7 +76,7 @@ def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool
     from .system import OSVOS
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight, crf=crf, recipe=recipe or FinetuneRecipe())
+                       flow_weight=flow_weight, crf=crf, min_region=min_region, recipe=recipe or FinetuneRecipe())
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -96,17 +98,17 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, w
                budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
                work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
                segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
-               recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
-               log: Callable[[str], None] = print) -> pd.DataFrame:
+               min_region: float = MIN_REGION, recipe: FinetuneRecipe | None = None,
+               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
     (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
-    ``segment_scale``, ``flow_weight`` and ``crf`` as in ``OSVOS.load``). ``recipe``: the online stage's
+    ``segment_scale``, ``flow_weight``, ``crf`` and ``min_region`` as in ``OSVOS.load``). ``recipe``: the online stage's
     ``FinetuneRecipe`` (None: the product's). Its ``seed`` seeds fine-tuning's windows and dreams (the product uses
     0): the spread over seeds is the noise a lever must beat."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
     predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight, crf,
-                       recipe)
+                       min_region, recipe)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -142,8 +144,8 @@ def screened_frames(count: int, stride: int) -> list[int]:
 def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
              budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
              segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
-             recipe: FinetuneRecipe | None = None, sequences: Sequence[str] | None = None,
-             thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
+             min_region: float = MIN_REGION, recipe: FinetuneRecipe | None = None,
+             sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
              frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows: parent only, parent + fine-tuning, and + snapping, from one fine-tuning per sequence.
@@ -154,12 +156,12 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
-    ``views``, ``segment_scale``, ``flow_weight``, ``crf`` and ``recipe`` as in ``OSVOS.load`` (None: the product's
-    recipe; with ``crf`` the ``osvos`` and ``osvos_snap`` rows at the first threshold are the CRF's masks, as the
-    product gives them out, and the rows at the other thresholds the network's own); the first frame goes in with its
-    mask, as the product gives it.
+    ``views``, ``segment_scale``, ``flow_weight``, ``crf``, ``min_region`` and ``recipe`` as in ``OSVOS.load``
+    (None: the product's recipe; the ``osvos`` and ``osvos_snap`` rows at the first threshold are the masks as the
+    product gives them out, with ``crf`` the CRF's, and the rows at the other thresholds the network's own); the
+    first frame goes in with its mask, as the product gives it.
     A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F only), ``parent_only``
-    skips fine-tuning, snapping, the flow prior and the CRF (the ``parent`` rows alone, one pass).
+    skips fine-tuning, snapping, the flow prior, the CRF and ``min_region`` (the ``parent`` rows alone, one pass).
     Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
     from .finetune import FinetuneRecipe
@@ -167,7 +169,7 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
 
     model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
                        flow_weight=0.0 if parent_only else flow_weight, crf=crf and not parent_only,
-                       recipe=recipe or FinetuneRecipe())
+                       min_region=0.0 if parent_only else min_region, recipe=recipe or FinetuneRecipe())
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")

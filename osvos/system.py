@@ -20,6 +20,7 @@ from .budget import (
     DEFAULT_WORK_SIZE,
     FLOW_WEIGHT,
     MAX_DREAMS,
+    MIN_REGION,
     SEGMENT_BATCH,
     SEGMENT_SCALE,
     Budget,
@@ -30,6 +31,7 @@ from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
 from .precision import building_in, choose_precision
+from .regions import checked_fraction, drop_small_regions
 from .temporal import FlowPrior, checked_weight
 from .views import ScaleTracker, view_plan
 from .weights import SHIPPED_WEIGHTS, default_weights
@@ -40,9 +42,9 @@ __all__ = ["OSVOS", "Cancelled", "DEFAULT_BUDGET", "SHIPPED_WEIGHTS", "Segmented
 class SegmentedFrame(NamedTuple):
     """One frame as ``OSVOS.segment_probabilities`` gives it: the foreground ``probability`` (input resolution),
     its ``mask`` as given out (``probability > threshold``, snapped when asked for; the dense CRF's with the model's
-    ``crf``; or the given mask where ``annotated``), when asked for, the parent network's probability, and where the
-    network's mask was snapped, the frame's ``OSVOS.snapper`` (to snap at other thresholds without computing its
-    superpixels again)."""
+    ``crf``; without detached regions below the model's ``min_region``; or the given mask where ``annotated``),
+    when asked for, the parent network's probability, and where the network's mask was snapped, the frame's
+    ``OSVOS.snapper`` (to snap at other thresholds without computing its superpixels again)."""
 
     frame: np.ndarray
     probability: np.ndarray
@@ -119,12 +121,13 @@ class OSVOS:
 
     def __init__(self, weights: Path | None, *, work_size: int | None = None,
                  recipe: FinetuneRecipe = FinetuneRecipe(), precision: str = "float32", views: int = 1,
-                 segment_scale: float = 1.0, flow_weight: float = 0.0, crf: bool = False):
+                 segment_scale: float = 1.0, flow_weight: float = 0.0, crf: bool = False, min_region: float = 0.0):
         self.precision = precision
         view_plan(views, segment_scale)
         self.flow_weight = checked_weight(flow_weight)
         self.view_count, self.segment_scale = views, float(segment_scale)
         self.crf = bool(crf)
+        self.min_region = checked_fraction(min_region)
         with building_in(precision):
             self.nets = build_networks()
         if weights is None:
@@ -149,6 +152,8 @@ class OSVOS:
             self.version += "-snapcarried"
         if crf:
             self.version += "-crf"
+        if min_region:
+            self.version += f"-region{min_region:g}"
         self.work_size = work_size
         self.recipe = recipe
         self._parent = self.nets.full.get_weights()
@@ -162,7 +167,7 @@ class OSVOS:
     def load(cls, weights: str | Path | None = None, *, work_size: int | None = DEFAULT_WORK_SIZE,
              recipe: FinetuneRecipe = FinetuneRecipe(), precision: str | None = None,
              views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF) -> "OSVOS":
+             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF, min_region: float = MIN_REGION) -> "OSVOS":
         """Load parent weights (default: ``osvos.weights.default_weights()``: ``OSVOS_WEIGHTS``, else the
         checkout's models/osvos_parent.weights.h5, else the HED-initialised network).
 
@@ -179,7 +184,9 @@ class OSVOS:
         last one, which is the snapped mask when snapping (``segment_probabilities``): ``-snapcarried`` in
         ``version`` tells these masks from those of versions that carried the unsnapped one. ``crf``: the masks
         given out come from a dense CRF on each frame and its probability (``osvos.crf``), in place of the
-        (snapped) mask, which is still the one carried; ``-crf`` in ``version``.
+        (snapped) mask, which is still the one carried; ``-crf`` in ``version``. ``min_region``: the masks given out
+        lose their detached regions smaller than this × the largest one's area (``osvos.regions``; 0 keeps them;
+        not the mask carried); ``-region<fraction>`` in ``version``.
         """
         if weights is None:
             weights = default_weights()
@@ -187,7 +194,7 @@ class OSVOS:
             raise FileNotFoundError(f"weights not found: {weights}")
         return cls(Path(weights) if weights is not None else None, work_size=work_size, recipe=recipe,
                    precision=choose_precision(precision), views=views, segment_scale=segment_scale,
-                   flow_weight=flow_weight, crf=crf)
+                   flow_weight=flow_weight, crf=crf, min_region=min_region)
 
     def _work_size(self, height: int, width: int, scale: float = 1.0) -> tuple[int, int] | None:
         """The (width, height) a frame of this size runs at (``scale`` × the working size), or None when it runs
@@ -356,6 +363,8 @@ class OSVOS:
         an annotated frame passes its mask on, so give the first frame with its annotation to start from it.
         With ``crf``, the mask given out is the dense CRF's on the frame and that probability (``osvos.crf``); it is
         not the one carried (carried, the CRF's mistakes grew from frame to frame on DAVIS val: models/README.md).
+        The mask given out then loses its detached regions smaller than ``min_region`` × its largest
+        (``osvos.regions``); the carried one keeps them (dropping them there too measured the same on DAVIS val).
         With ``recipe.adapt_steps`` after fine-tuning, a copy of the fine-tuned network segments the frames and adapts
         to each batch's last frame before the next batch (``osvos.online``); the model itself stays as fine-tuned."""
         annotations = annotations or {}
@@ -388,7 +397,11 @@ class OSVOS:
                 prior.remember(mask)
                 tracker.update(mask)
                 count += 1
-                shown = dense_crf(frame, probability, threshold) > threshold if self.crf and given is None else mask
+                shown = mask
+                if given is None:
+                    if self.crf:
+                        shown = dense_crf(frame, probability, threshold) > threshold
+                    shown = drop_small_regions(shown, self.min_region)
                 yield SegmentedFrame(frame, probability, shown, given is not None, parent_probability, snapper)
             if adapter is not None and given is None:
                 adapter.adapt(self._to_work(frame), self._mask_to_work(mask), self._to_work(probability))

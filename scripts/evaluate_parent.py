@@ -12,6 +12,7 @@ from osvos.budget import (
     DEFAULT_VIEWS,
     FINETUNE_CONV3,
     FLOW_WEIGHT,
+    MIN_REGION,
     SEGMENT_SCALE,
     VIEW_COUNTS,
     Budget,
@@ -39,6 +40,9 @@ def main() -> None:
                         help=f"weight of the previous mask carried by optical flow (default {FLOW_WEIGHT:g}; 0 = off)")
     parser.add_argument("--crf", action=argparse.BooleanOptionalAction, default=DEFAULT_CRF,
                         help=f"the masks given out by a dense CRF (default: {'on' if DEFAULT_CRF else 'off'})")
+    parser.add_argument("--min-region", type=float, default=MIN_REGION,
+                        help=f"the masks given out lose detached regions below this x the largest (default "
+                             f"{MIN_REGION:g}; 0 = keep all)")
     parser.add_argument("--train-conv3", action=argparse.BooleanOptionalAction, default=FINETUNE_CONV3,
                         help=f"fine-tuning trains conv3 too (default: {'on' if FINETUNE_CONV3 else 'off'})")
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
@@ -61,7 +65,7 @@ def main() -> None:
         parser.error(str(exc))
     tables = ablation(args.davis, args.split, args.out, weights=args.weights, budget=Budget(iterations=args.steps),
                       views=args.views, segment_scale=args.segment_scale, flow_weight=args.flow_weight,
-                      crf=args.crf, recipe=recipe, sequences=sequences,
+                      crf=args.crf, min_region=args.min_region, recipe=recipe, sequences=sequences,
                       thresholds=args.thresholds, frame_stride=args.frame_stride, parent_only=args.parent_only)
     for key, table in tables.items():
         print(f"{key}: {summary_line(table)}")

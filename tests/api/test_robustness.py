@@ -17,7 +17,7 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
-from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, SEGMENT_SCALE
+from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, MIN_REGION, SEGMENT_SCALE
 
 
 def _dead_pid() -> int:
@@ -183,6 +183,10 @@ def test_settings_from_environment():
     for bad in ("2", "maybe"):
         with pytest.raises(SettingsError, match="OSVOS_CRF"):
             Settings.from_env({"OSVOS_CRF": bad})
+    assert defaults.min_region == MIN_REGION and Settings.from_env({"OSVOS_MIN_REGION": "0"}).min_region == 0
+    for bad in ("1.5", "-0.1", "small"):
+        with pytest.raises(SettingsError, match="OSVOS_MIN_REGION"):
+            Settings.from_env({"OSVOS_MIN_REGION": bad})
 
 
 @pytest.mark.parametrize("text,nice", [("/autogroup-346 nice 0\n", 0), ("/autogroup-7 nice -5\n", -5),

@@ -78,7 +78,7 @@ def test_the_product_loop_thresholds_the_crf_marginal_and_names_it_in_the_versio
     band[:, 56:72] = 0.55
     masks, versions = {}, {}
     for crf in (False, True):
-        model = OSVOS.load(work_size=64, flow_weight=0.0, crf=crf)
+        model = OSVOS.load(work_size=64, flow_weight=0.0, crf=crf, min_region=0.0)
         model._batch_probabilities = lambda frames, *args, **kwargs: [band.copy() for _ in frames]
         versions[crf] = model.version
         [masks[crf]] = model.segment([frame], snap=False)

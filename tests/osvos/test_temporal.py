@@ -89,7 +89,7 @@ def test_the_annotated_first_frame_seeds_the_prior():
     mask[30:70, 40:90] = True
     masks = {}
     for weight in (0.0, 0.45):
-        loaded = OSVOS.load(work_size=64, flow_weight=weight, crf=False)
+        loaded = OSVOS.load(work_size=64, flow_weight=weight, crf=False, min_region=0.0)
         loaded._batch_probabilities = lambda frames, *args, **kwargs: [np.full(f.shape[:2], 0.3, np.float32)
                                                                          for f in frames]
         assert loaded.version.endswith("-flow0.45-snapcarried") == bool(weight)

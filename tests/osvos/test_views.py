@@ -69,14 +69,16 @@ def test_the_default_averages_the_mirror_image_and_is_mirror_symmetric(model, on
     assert np.allclose(_mirrored(model, frame), model.probabilities(frame), atol=1e-5)
 
 
-def test_views_scale_flow_weight_crf_and_conv3_training_are_part_of_the_version(model):
-    plain = _load(work_size=64, segment_scale=1.0, views=1, flow_weight=0.0, crf=False)
+def test_views_scale_flow_weight_crf_region_and_conv3_training_are_part_of_the_version(model):
+    plain = _load(work_size=64, segment_scale=1.0, views=1, flow_weight=0.0, crf=False, min_region=0.0)
     assert "seg" not in plain.version and "views" not in plain.version and "flow" not in plain.version
-    assert model.version == plain.version + "-seg1.5-views2-flow0.4-snapcarried-crf"
-    assert _load(work_size=64, views=1, flow_weight=0.0, crf=False).version == plain.version + "-seg1.5-snapcarried"
+    assert model.version == plain.version + "-seg1.5-views2-flow0.4-snapcarried-crf-region0.2"
+    assert (_load(work_size=64, views=1, flow_weight=0.0, crf=False, min_region=0.0).version
+            == plain.version + "-seg1.5-snapcarried")
     from osvos.finetune import FinetuneRecipe
 
-    conv3 = _load(work_size=64, views=1, flow_weight=0.0, crf=False, recipe=FinetuneRecipe(train_conv3=True))
+    conv3 = _load(work_size=64, views=1, flow_weight=0.0, crf=False, min_region=0.0,
+                  recipe=FinetuneRecipe(train_conv3=True))
     assert "ftconv3" not in plain.version and conv3.version == plain.version + "-ftconv3-seg1.5-snapcarried"
     with pytest.raises(ValueError, match="views must be one of"):
         _load(views=3)
