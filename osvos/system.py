@@ -285,11 +285,13 @@ class OSVOS:
         return prob
 
     def _hed(self):
-        """HED on top of our conv1–conv3 when they are HED's and fine-tuning leaves conv3 alone, else the whole HED."""
+        """HED on top of our conv1–conv3 when they are HED's and fine-tuning leaves conv3 alone, else the whole HED;
+        in the model's precision, as the network."""
         if self._contours is None:
             from .contour import build_hed, build_hed_head, shares_hed_trunk
             shared = not self.recipe.train_conv3 and shares_hed_trunk(self.nets.full)
-            self._contours = build_hed_head() if shared else build_hed()
+            with building_in(self.precision):
+                self._contours = build_hed_head() if shared else build_hed()
         return self._contours
 
     def contours(self, frame: np.ndarray) -> np.ndarray:
@@ -297,7 +299,7 @@ class OSVOS:
         x = preprocess(self._to_work(frame))[None]
         hed = self._hed()
         inputs = x if len(hed.inputs) == 1 else list(self.nets.features.predict_on_batch(x))
-        return np.asarray(hed.predict_on_batch(inputs))[0, ..., 0]
+        return np.asarray(hed.predict_on_batch(inputs), dtype=np.float32)[0, ..., 0]
 
     def _parent_nets(self):
         if self._parent_copy is None:

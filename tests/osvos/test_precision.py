@@ -69,3 +69,14 @@ def test_both_paths_segment_alike(both, square_module):
     m32, m16 = next(both["float32"].segment([frame])), next(both["bfloat16"].segment([frame]))
     assert jaccard(m16, m32) > 0.95
     assert abs(jaccard(m16, mask) - jaccard(m32, mask)) < 0.02
+
+
+def test_the_contour_branch_runs_in_the_models_precision(both, square_module):
+    """HED is built in the model's precision; its contours come back as float32 and near float32's."""
+    frame, _ = square_module
+    for precision, model in both.items():
+        hed = model._hed()
+        assert {layer.compute_dtype for layer in hed.layers if layer.weights} == {precision}
+    c32, c16 = both["float32"].contours(frame), both["bfloat16"].contours(frame)
+    assert c16.dtype == np.float32 and c16.shape == c32.shape
+    assert np.abs(c32 - c16).max() < 0.05
