@@ -141,20 +141,15 @@ class Settings:
         for ok, message in checks:
             if not ok:
                 raise SettingsError(message)
-        plans = (("OSVOS_VIEWS", self.views, SEGMENT_SCALE), ("OSVOS_SEGMENT_SCALE", 1, self.segment_scale))
-        for var, views, scale in plans:
+        osvos_checks = (("OSVOS_VIEWS", view_plan, (self.views, SEGMENT_SCALE)),
+                        ("OSVOS_SEGMENT_SCALE", view_plan, (1, self.segment_scale)),
+                        ("OSVOS_FLOW_WEIGHT", checked_weight, (self.flow_weight,)),
+                        ("OSVOS_MIN_REGION", checked_fraction, (self.min_region,)))
+        for var, check, arguments in osvos_checks:
             try:
-                view_plan(views, scale)
+                check(*arguments)
             except ValueError as error:
                 raise SettingsError(f"{var}: {error}") from None
-        try:
-            checked_weight(self.flow_weight)
-        except ValueError as error:
-            raise SettingsError(f"OSVOS_FLOW_WEIGHT: {error}") from None
-        try:
-            checked_fraction(self.min_region)
-        except ValueError as error:
-            raise SettingsError(f"OSVOS_MIN_REGION: {error}") from None
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
