@@ -42,24 +42,27 @@ def _annotation(text: str) -> tuple[int, str]:
 
 def _budget(args: argparse.Namespace) -> Budget | None:
     """The fine-tuning budget of ``--steps`` and ``--max-seconds``; None (parent only) for ``--steps 0``. Checks
-    ``--dreams``, ``--adapt-steps``, ``--adapt-far``, ``--segment-scale`` and ``--flow-weight`` too, before any
-    model loads."""
+    ``--dreams`` too."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
     if not 0 <= args.dreams <= MAX_DREAMS:
         raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
-    check_adaptation(args.adapt_steps, args.adapt_far, ("--adapt-steps", "--adapt-far"))
-    view_plan(args.views, args.segment_scale)
-    checked_weight(args.flow_weight)
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 
-def _recipe(args: argparse.Namespace):
-    """The ``FinetuneRecipe`` of the options (the product's unless changed)."""
+def model_options(args: argparse.Namespace) -> dict:
+    """``OSVOS.load``'s keyword arguments from the options of ``add_model_options`` (and ``--finetune-seed`` where
+    the command has it), checked before any model loads: ValueError names the flag."""
     from .finetune import FinetuneRecipe
 
-    return FinetuneRecipe(seed=getattr(args, "finetune_seed", 0), train_conv3=args.train_conv3,
-                          adapt_steps=args.adapt_steps, adapt_far=args.adapt_far)
+    check_adaptation(args.adapt_steps, args.adapt_far, ("--adapt-steps", "--adapt-far"))
+    view_plan(args.views, args.segment_scale)
+    checked_weight(args.flow_weight)
+    recipe = FinetuneRecipe(seed=getattr(args, "finetune_seed", 0), train_conv3=args.train_conv3,
+                            adapt_steps=args.adapt_steps, adapt_far=args.adapt_far)
+    return {"weights": args.weights, "work_size": args.work_size, "views": args.views,
+            "segment_scale": args.segment_scale, "flow_weight": args.flow_weight, "crf": args.crf,
+            "min_region": args.min_region, "recipe": recipe}
 
 
 def _segment(args: argparse.Namespace) -> int:
@@ -70,6 +73,7 @@ def _segment(args: argparse.Namespace) -> int:
 
     try:
         budget = _budget(args)
+        options = model_options(args)
         if args.video:
             info = probe_video(args.video)
             names = [f"{i:05d}" for i in range(info.frames)]
@@ -89,9 +93,7 @@ def _segment(args: argparse.Namespace) -> int:
                 raise ValueError(f"frame {index} is annotated twice")
             annotations[index] = load_mask(path, size)
         started = time.perf_counter()
-        model = OSVOS.load(args.weights, work_size=args.work_size, views=args.views, segment_scale=args.segment_scale,
-                           flow_weight=args.flow_weight, crf=args.crf, min_region=args.min_region,
-                           recipe=_recipe(args))
+        model = OSVOS.load(**options)
     except (VideoError, MaskError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -132,15 +134,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             print("error: --davis needs --out", file=sys.stderr)
             return 2
         try:
-            budget = _budget(args)
+            budget, options = _budget(args), model_options(args)
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         table = evaluate(davis=args.davis, split=args.split, method=args.method, out=args.out, sequences=sequences,
-                         weights=args.weights, budget=budget, snap=args.snap, work_size=args.work_size,
-                         dreams=args.dreams, views=args.views, segment_scale=args.segment_scale,
-                         flow_weight=args.flow_weight, crf=args.crf, min_region=args.min_region,
-                         recipe=_recipe(args))
+                         budget=budget, snap=args.snap, dreams=args.dreams, **options)
     else:
         print("error: give --pred and --gt, or --davis", file=sys.stderr)
         return 2
@@ -162,7 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mask image of frame INDEX (a bare path: frame 0); give it again for more annotated "
                           "frames, which fine-tuning shares its steps between and which come out as given")
     seg.add_argument("--out", required=True, help="output folder for 0/255 PNG masks")
-    _model_options(seg)
+    add_model_options(seg)
+    _run_options(seg)
     seg.set_defaults(run=_segment)
 
     ev = sub.add_parser("evaluate", help="score masks, or run a method on a DAVIS split, with J, F and T")
@@ -176,26 +176,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--finetune-seed", type=int, default=0,
                     help="seed of fine-tuning's random windows and dreams (default 0, the product's): other seeds "
                          "show how much of a difference between settings is chance")
-    _model_options(ev)
+    add_model_options(ev)
+    _run_options(ev)
     ev.set_defaults(run=_evaluate)
     return parser
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the network, its fine-tuning steps and its segmentation (``model_options`` reads them)."""
     parser.add_argument("--weights",
                         help="parent weights (default: $OSVOS_WEIGHTS, else models/osvos_parent.weights.h5)")
     parser.add_argument("--steps", type=int, default=DEFAULT_STEPS,
                         help=f"fine-tuning steps (default {DEFAULT_STEPS}; 0 = parent only): the same input gives the "
                              "same masks on any machine")
-    parser.add_argument("--max-seconds", type=float,
-                        help="also stop fine-tuning after this many seconds (the result then depends on the machine)")
-    parser.add_argument("--dreams", type=int, default=0,
-                        help=f"synthetic later frames made from each annotated one to fine-tune on as well (default "
-                             f"0). --steps {THOROUGH_STEPS} --dreams {THOROUGH_DREAMS} is the thorough setting: "
-                             "about 3x the wait, sharper edges (F +3 on DAVIS val)")
-    parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=DEFAULT_SNAP,
-                        help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8; "
-                             f"default: {'on' if DEFAULT_SNAP else 'off'}; about 2x the segmentation time)")
     parser.add_argument("--views", type=int, choices=VIEW_COUNTS, default=DEFAULT_VIEWS,
                         help=f"test-time views each frame is segmented from (default {DEFAULT_VIEWS}): 1, the frame; "
                              "2, the frame and its mirror image, their probabilities averaged (2x the network's time)")
@@ -225,6 +218,19 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
                              f"are background labels (default {ADAPT_FAR:g})")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of ``segment`` and ``evaluate`` alone: a time cap on fine-tuning, dreams and snapping."""
+    parser.add_argument("--max-seconds", type=float,
+                        help="also stop fine-tuning after this many seconds (the result then depends on the machine)")
+    parser.add_argument("--dreams", type=int, default=0,
+                        help=f"synthetic later frames made from each annotated one to fine-tune on as well (default "
+                             f"0). --steps {THOROUGH_STEPS} --dreams {THOROUGH_DREAMS} is the thorough setting: "
+                             "about 3x the wait, sharper edges (F +3 on DAVIS val)")
+    parser.add_argument("--snap", action=argparse.BooleanOptionalAction, default=DEFAULT_SNAP,
+                        help="snap masks to contour superpixels where the network is unsure (0.2 < p < 0.8; "
+                             f"default: {'on' if DEFAULT_SNAP else 'off'}; about 2x the segmentation time)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,30 +3,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .budget import (
-    DEFAULT_BUDGET,
-    DEFAULT_CRF,
-    DEFAULT_SNAP,
-    DEFAULT_THRESHOLD,
-    DEFAULT_VIEWS,
-    DEFAULT_WORK_SIZE,
-    FLOW_WEIGHT,
-    MIN_REGION,
-    SEGMENT_SCALE,
-    Budget,
-)
+from .budget import DEFAULT_BUDGET, DEFAULT_SNAP, DEFAULT_THRESHOLD, Budget
 from .davis import load_sequence, read_rgb, split_names
 from .masks import read_label_png, save_mask
 from .metrics import score_sequence
 from .temporal import FlowPrior
-
-if TYPE_CHECKING:
-    from .finetune import FinetuneRecipe
 
 COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"]
 
@@ -63,20 +49,15 @@ def score_folders(pred_root: str | Path, gt_root: str | Path, sequences: Sequenc
     return pd.DataFrame(rows).set_index("sequence")[COLUMNS]
 
 
-def _predict(method: str, weights: str | None, budget: Budget | None, snap: bool, work_size: int | None,
-             dreams: int | None = None, views: int = DEFAULT_VIEWS, segment_scale: float = SEGMENT_SCALE,
-             flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF, min_region: float = MIN_REGION,
-             recipe: FinetuneRecipe | None = None
+def _predict(method: str, budget: Budget | None, snap: bool, dreams: int | None, load: dict
              ) -> Callable[[list[Path], np.ndarray], tuple[Iterable[np.ndarray], dict]]:
     if method == "flow":
         return lambda paths, mask: (flow_propagate((read_rgb(p) for p in paths), mask), {})
     if method != "osvos":
         raise ValueError(f"unknown method {method!r} (osvos or flow)")
-    from .finetune import FinetuneRecipe
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=flow_weight, crf=crf, min_region=min_region, recipe=recipe or FinetuneRecipe())
+    model = OSVOS.load(**load)
 
     def run(paths: list[Path], mask: np.ndarray):
         if budget is not None:
@@ -94,21 +75,16 @@ def _jft(j: float, f: float, t: float) -> str:
     return f"J={100 * j:.1f} F={100 * f:.1f} T={100 * t:.1f}"
 
 
-def run_method(davis: str | Path, split: str, method: str, out: str | Path, *, weights: str | None = None,
-               budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP,
-               work_size: int | None = DEFAULT_WORK_SIZE, dreams: int | None = None, views: int = DEFAULT_VIEWS,
-               segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
-               min_region: float = MIN_REGION, recipe: FinetuneRecipe | None = None,
-               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print) -> pd.DataFrame:
+def run_method(davis: str | Path, split: str, method: str, out: str | Path, *,
+               budget: Budget | None = DEFAULT_BUDGET, snap: bool = DEFAULT_SNAP, dreams: int | None = None,
+               sequences: Sequence[str] | None = None, log: Callable[[str], None] = print, **load) -> pd.DataFrame:
     """Run ``method`` on each sequence from its first-frame mask, write masks to ``out/masks``, score them
-    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``, ``views``,
-    ``segment_scale``, ``flow_weight``, ``crf`` and ``min_region`` as in ``OSVOS.load``). ``recipe``: the online stage's
-    ``FinetuneRecipe`` (None: the product's). Its ``seed`` seeds fine-tuning's windows and dreams (the product uses
-    0): the spread over seeds is the noise a lever must beat."""
+    (``budget`` None: the parent network without fine-tuning; ``dreams`` as in ``OSVOS.finetune``; ``load``:
+    ``OSVOS.load``'s keyword arguments, the product's where not given). The ``recipe``'s ``seed`` seeds fine-tuning's
+    windows and dreams (the product uses 0): the spread over seeds is the noise a lever must beat."""
     out = Path(out)
     names = list(sequences) if sequences else split_names(davis, split)
-    predict = _predict(method, weights, budget, snap, work_size, dreams, views, segment_scale, flow_weight, crf,
-                       min_region, recipe)
+    predict = _predict(method, budget, snap, dreams, load)
     rows = []
     for name in names:
         seq = load_sequence(davis, name)
@@ -141,12 +117,9 @@ def screened_frames(count: int, stride: int) -> list[int]:
     return [0, *range(1, count - 1, stride), count - 1]
 
 
-def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | None = None,
-             budget: Budget = DEFAULT_BUDGET, work_size: int | None = DEFAULT_WORK_SIZE, views: int = DEFAULT_VIEWS,
-             segment_scale: float = SEGMENT_SCALE, flow_weight: float = FLOW_WEIGHT, crf: bool = DEFAULT_CRF,
-             min_region: float = MIN_REGION, recipe: FinetuneRecipe | None = None,
+def ablation(davis: str | Path, split: str, out: str | Path, *, budget: Budget = DEFAULT_BUDGET,
              sequences: Sequence[str] | None = None, thresholds: Sequence[float] = (DEFAULT_THRESHOLD,),
-             frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print
+             frame_stride: int = 1, parent_only: bool = False, log: Callable[[str], None] = print, **load
              ) -> dict[str, pd.DataFrame]:
     """The model card's rows: parent only, parent + fine-tuning, and + snapping, from one fine-tuning per sequence.
 
@@ -156,20 +129,16 @@ def ablation(davis: str | Path, split: str, out: str | Path, *, weights: str | N
     to the next frame (row ``osvos_snap``; its ``s_per_frame`` is the product's time per frame). Every row is
     scored at each of ``thresholds``: the first gives the tables ``parent``, ``osvos`` and ``osvos_snap`` and the
     masks each pass carries, the others ``<row>@<threshold>`` (J and F only: T costs more than the network).
-    ``views``, ``segment_scale``, ``flow_weight``, ``crf``, ``min_region`` and ``recipe`` as in ``OSVOS.load``
-    (None: the product's recipe; the ``osvos`` and ``osvos_snap`` rows at the first threshold are the masks as the
-    product gives them out, with ``crf`` the CRF's, and the rows at the other thresholds the network's own); the
-    first frame goes in with its mask, as the product gives it.
+    ``load``: ``OSVOS.load``'s keyword arguments, the product's where not given (the ``osvos`` and ``osvos_snap`` rows
+    at the first threshold are the masks as the product gives them out, with ``crf`` the CRF's, and the rows at the
+    other thresholds the network's own); the first frame goes in with its mask, as the product gives it.
     A screen: ``frame_stride`` > 1 reads only the frames of ``screened_frames`` (J and F only), ``parent_only``
     skips fine-tuning, snapping, the flow prior, the CRF and ``min_region`` (the ``parent`` rows alone, one pass).
     Tables go to ``out/<table>.csv|.md``, rewritten after each sequence, so a pass that stops keeps what it scored.
     """
-    from .finetune import FinetuneRecipe
     from .system import OSVOS
 
-    model = OSVOS.load(weights, work_size=work_size, views=views, segment_scale=segment_scale,
-                       flow_weight=0.0 if parent_only else flow_weight, crf=crf and not parent_only,
-                       min_region=0.0 if parent_only else min_region, recipe=recipe or FinetuneRecipe())
+    model = OSVOS.load(**(load | {"flow_weight": 0.0, "crf": False, "min_region": 0.0} if parent_only else load))
     names = list(sequences) if sequences else split_names(davis, split)
     suffixes = {t: "" if i == 0 else f"@{t:g}" for i, t in enumerate(thresholds)}
     kinds = ("parent",) if parent_only else ("parent", "osvos", "osvos_snap")

@@ -453,3 +453,32 @@ def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_pa
     masks = [sorted((tmp_path / name / "masks" / "square").iterdir()) for name in "ab"]
     assert len(masks[0]) == len(masks[1]) > 1
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(*masks))
+
+
+def load_evaluate_parent():
+    spec = importlib.util.spec_from_file_location("evaluate_parent", REPO / "scripts" / "evaluate_parent.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evaluate_parent_takes_the_model_options_of_the_command_line(monkeypatch, capsys):
+    """``scripts/evaluate_parent.py`` declares and reads the model's options through ``osvos.cli`` (one place):
+    the same flags reach ``ablation`` as ``OSVOS.load``'s arguments that ``python -m osvos evaluate`` builds, and
+    the same bad values get the same one-line usage errors before any model loads."""
+    script = load_evaluate_parent()
+    seen = {}
+    monkeypatch.setattr(script, "ablation", lambda *args, **kwargs: seen.update(kwargs) or {})
+    flags = ["--views", "1", "--segment-scale", "1.25", "--flow-weight", "0.2", "--no-crf", "--min-region", "0.1",
+             "--train-conv3", "--adapt-steps", "2", "--adapt-far", "0.05", "--work-size", "128"]
+    monkeypatch.setattr(sys, "argv", ["evaluate_parent.py", "--out", "unused", "--steps", "7", *flags])
+    script.main()
+    expected = cli.model_options(cli.build_parser().parse_args(["evaluate", *flags]))
+    assert {key: seen[key] for key in expected} == expected
+    assert seen["recipe"].train_conv3 and seen["recipe"].adapt_far == 0.05 and seen["budget"].iterations == 7
+    for bad, message in ((["--flow-weight", "2"], "flow weight"), (["--adapt-steps", "-1"], "--adapt-steps"),
+                         (["--steps", "0"], "--parent-only")):
+        monkeypatch.setattr(sys, "argv", ["evaluate_parent.py", "--out", "unused", *bad])
+        with pytest.raises(SystemExit) as info:
+            script.main()
+        assert info.value.code == 2 and message in capsys.readouterr().err
