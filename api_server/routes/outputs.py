@@ -6,6 +6,7 @@ from flask import Blueprint, request, send_file
 from ..contract import OUTPUTS
 from ..errors import ApiError
 from ..services import services
+from ..settings import parse_boolean
 from .views import job_record, private_if_authenticated
 
 bp = Blueprint("outputs", __name__, url_prefix="/api/v1/jobs")
@@ -34,5 +35,9 @@ def send_output(job_id: str, name: str, *, attachment: bool = False):
 
 @bp.get("/<job_id>/outputs/<name>")
 def get_output(job_id: str, name: str):
-    attachment = request.args.get("download", "").lower() in ("1", "true", "yes")
+    raw = request.args.get("download", "").strip()
+    try:
+        attachment = parse_boolean(raw) if raw else False
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", "'download' must be true or false") from None
     return send_output(job_id, name, attachment=attachment)

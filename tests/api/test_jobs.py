@@ -190,6 +190,12 @@ def test_range_requests_and_conditional_get(make_server, clip):
 
     download = requests.get(url + "?download=1", timeout=10)
     assert download.headers["Content-Disposition"].startswith("attachment")
+    for word, disposition in (("off", "inline"), ("TRUE", "attachment")):
+        shown = requests.get(url + f"?download={word}", timeout=10)
+        assert shown.status_code == 200 and shown.headers["Content-Disposition"].startswith(disposition)
+    unclear = requests.get(url + "?download=maybe", timeout=10)
+    assert unclear.status_code == 400
+    assert unclear.json() == {"error": "invalid_parameter", "detail": "'download' must be true or false"}
 
 
 def test_list_newest_first_with_paging_and_delete(make_server, clip):
