@@ -14,9 +14,9 @@ COLOUR_WIDTH = 0.3
 (a 100×100 object: 30 px), within ``COLOUR_WIDTH_RANGE``."""
 COLOUR_WIDTH_RANGE = (5.0, 80.0)
 """The least and the most width of the position-and-colour kernel, in pixels."""
-COLOUR_SPREAD, COLOUR_WEIGHT = 5.0, 5.0
-"""The position-and-colour kernel's colour width (RGB levels) and weight. A colour width of 5 levels in place of 10
-gained J and F on DAVIS val (models/README.md, "The CRF's colour width")."""
+COLOUR_SPREAD, COLOUR_WEIGHT = 3.0, 5.0
+"""The position-and-colour kernel's colour width (RGB levels) and weight. Widths 10 → 5 → 3 gained J and F on DAVIS
+val (models/README.md, "The CRF's colour width"); the width is part of the model version (``-crfrgb3``)."""
 CLIP = 1e-4
 """Probabilities are kept within [CLIP, 1 − CLIP]: a pixel the network is sure of keeps a finite unary cost."""
 

@@ -26,7 +26,7 @@ from .budget import (
     Budget,
 )
 from .cancel import Cancel, Cancelled
-from .crf import dense_crf
+from .crf import COLOUR_SPREAD, dense_crf
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
@@ -151,7 +151,7 @@ class OSVOS:
         if flow_weight or segment_scale != 1.0:
             self.version += "-snapcarried"
         if crf:
-            self.version += "-crf"
+            self.version += f"-crfrgb{COLOUR_SPREAD:g}"
         if min_region:
             self.version += f"-region{min_region:g}"
         self.work_size = work_size
@@ -184,9 +184,9 @@ class OSVOS:
         last one, which is the snapped mask when snapping (``segment_probabilities``): ``-snapcarried`` in
         ``version`` tells these masks from those of versions that carried the unsnapped one. ``crf``: the masks
         given out come from a dense CRF on each frame and its probability (``osvos.crf``), in place of the
-        (snapped) mask, which is still the one carried; ``-crf`` in ``version``. ``min_region``: the masks given out
-        lose their detached regions smaller than this × the largest one's area (``osvos.regions``; 0 keeps them;
-        not the mask carried); ``-region<fraction>`` in ``version``.
+        (snapped) mask, which is still the one carried; ``-crfrgb<colour width>`` in ``version``. ``min_region``:
+        the masks given out lose their detached regions smaller than this × the largest one's area
+        (``osvos.regions``; 0 keeps them; not the mask carried); ``-region<fraction>`` in ``version``.
         """
         if weights is None:
             weights = default_weights()

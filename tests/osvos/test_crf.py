@@ -82,7 +82,7 @@ def test_the_product_loop_thresholds_the_crf_marginal_and_names_it_in_the_versio
         model._batch_probabilities = lambda frames, *args, **kwargs: [band.copy() for _ in frames]
         versions[crf] = model.version
         [masks[crf]] = model.segment([frame], snap=False)
-    assert versions[True] == versions[False] + "-crf"
+    assert versions[True] == versions[False] + "-crfrgb3"
     assert masks[False].sum(axis=1).tolist() == [72] * 96
     assert masks[True].sum(axis=1).tolist() == [64] * 96, "the CRF moves the edge to the colour edge"
 
