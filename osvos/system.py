@@ -141,7 +141,7 @@ class OSVOS:
         if recipe.train_conv3:
             self.version += "-ftconv3"
         if recipe.adapt_steps:
-            self.version += f"-adapt{recipe.adapt_steps}"
+            self.version += f"-adapt{recipe.adapt_steps}far{recipe.adapt_far:g}"
         if segment_scale != 1.0:
             self.version += f"-seg{segment_scale:g}"
         if views != 1:

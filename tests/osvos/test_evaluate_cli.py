@@ -336,6 +336,7 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
     frames 0-3 run at 1.5, 4-7 at 1.0 (read from frame 3's mask) and 8 at 1.5 again, in both of the model card's
     ablation passes (unsnapped, then snapped) and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
     from osvos.budget import SEGMENT_BATCH
+    from osvos.finetune import FinetuneRecipe
     from osvos.system import OSVOS
 
     assert SEGMENT_BATCH == 4
@@ -350,11 +351,13 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
 
     monkeypatch.setattr(OSVOS, "_batch_probabilities", fake)
     expected = [1.5] * 4 + [1.0] * 4 + [1.5]
-    evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, log=lambda line: None)
+    fixed = FinetuneRecipe(adapt_steps=0)     # the fine-tuned network itself segments (no adapting copy)
+    evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, recipe=fixed,
+                        log=lambda line: None)
     assert asked == expected * 2
     asked.clear()
     evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / "evaluate", budget=1, snap=False,
-                          log=lambda line: None)
+                          recipe=fixed, log=lambda line: None)
     assert asked == expected
 
 
@@ -424,8 +427,9 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
 def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_path, monkeypatch, capsys):
     """``evaluate --finetune-seed N`` fine-tunes with ``FinetuneRecipe.seed`` N (default 0, the product's), and one
     seed gives the same masks twice; ``--train-conv3`` gives ``FinetuneRecipe.train_conv3`` True (default
-    False), ``--adapt-steps 2 --adapt-far 0.02`` ``adapt_steps`` 2 and ``adapt_far`` 0.02 (default 0 and 0.15); a
-    negative count or a distance of 1 or more is refused before any model loads."""
+    False), ``--adapt-steps 2 --adapt-far 0.1`` ``adapt_steps`` 2 and ``adapt_far`` 0.1 (default ADAPT_STEPS 6 and
+    ADAPT_FAR 0.02); a negative count or a distance of 1 or more is refused before any model loads."""
+    from osvos.budget import ADAPT_FAR, ADAPT_STEPS
     from osvos.system import OSVOS
 
     synthetic_davis(tmp_path / "davis")
@@ -441,10 +445,11 @@ def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_pa
     common = ["evaluate", "--davis", str(tmp_path / "davis"), "--steps", "2", "--work-size", "64", "--no-snap"]
     for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", []),
                        ("d", ["--finetune-seed", "7", "--train-conv3"]),
-                       ("e", ["--adapt-steps", "2", "--adapt-far", "0.02"])):
+                       ("e", ["--adapt-steps", "2", "--adapt-far", "0.1"])):
         assert cli.main([*common, *seed, "--out", str(tmp_path / name)]) == 0
-    assert seeds == [(7, False, 0, 0.15), (7, False, 0, 0.15), (0, False, 0, 0.15), (7, True, 0, 0.15),
-                     (0, False, 2, 0.02)]
+    assert (ADAPT_STEPS, ADAPT_FAR) == (6, 0.02)
+    assert seeds == [(7, False, 6, 0.02), (7, False, 6, 0.02), (0, False, 6, 0.02), (7, True, 6, 0.02),
+                     (0, False, 2, 0.1)]
     capsys.readouterr()
     assert cli.main([*common, "--adapt-steps", "-1", "--out", str(tmp_path / "f")]) == 2
     assert "--adapt-steps must be 0 or more" in capsys.readouterr().err and len(seeds) == 5

@@ -17,7 +17,7 @@ def test_pseudo_label_sure_object_far_background_and_nothing_between():
     mask[8:12, 8:12] = True
     probability = np.where(mask, 0.99, 0.3).astype(np.float32)
     probability[8, 8] = 0.9
-    label = pseudo_label(mask, probability)
+    label = pseudo_label(mask, probability, far=0.15)
     target, counted = label[..., 0], label[..., 1]
     assert label.shape == (20, 40, 2) and label.dtype == np.float32
     assert target.sum() == 15 and target[8, 8] == 0 and counted[8, 8] == 0
@@ -25,6 +25,7 @@ def test_pseudo_label_sure_object_far_background_and_nothing_between():
     assert counted[10, 17] == 0 and counted[10, 19] == 1 and target[10, 19] == 0  # 6 px away, then 8
     assert counted[10, 39] == 1 and counted[0, 0] == 1 and counted[3, 5] == 0  # 8√2 ≈ 11.3 px away; 5.8 px
     assert pseudo_label(mask, np.full((20, 40), 0.5, np.float32)) is None
+    assert pseudo_label(mask, probability)[..., 1].sum() > label[..., 1].sum()   # the default: beyond 0.02 × 40
     assert pseudo_label(np.zeros((20, 40), bool), probability) is None
 
 
@@ -81,12 +82,16 @@ def test_segmenting_adapts_a_copy_after_each_batch_and_leaves_the_model_as_fine_
     del unfinished
     second = list(adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]}))
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
-    assert "-adapt2" in adapting.version
+    assert "-adapt2far0.02" in adapting.version
 
 
-def test_no_adaptation_without_fine_tuning_or_steps(adapting, model, monkeypatch):
+def test_no_adaptation_without_fine_tuning_or_steps(adapting, monkeypatch):
     """The parent network alone (after ``reset``) and a recipe with 0 steps segment without adapting."""
     import osvos.online
+    from osvos import OSVOS
+    from osvos.finetune import FinetuneRecipe
+
+    model = OSVOS.load(work_size=64, recipe=FinetuneRecipe(adapt_steps=0))
 
     rounds = []
     monkeypatch.setattr(osvos.online.OnlineAdapter, "adapt", lambda *args: rounds.append(1))
