@@ -212,7 +212,7 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-steps", type=int, default=ADAPT_STEPS,
                         help=f"online adaptation while segmenting: training steps after each batch of "
                              f"{SEGMENT_BATCH} frames on the last one's sure pixels (default {ADAPT_STEPS}; 0 = off, "
-                             "about 1.2x faster segmentation)")
+                             "segmentation about 1.4x faster)")
     parser.add_argument("--adapt-far", type=float, default=ADAPT_FAR,
                         help=f"online adaptation: pixels farther than this x the frame's longest side from the mask "
                              f"are background labels (default {ADAPT_FAR:g})")

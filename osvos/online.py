@@ -7,9 +7,9 @@ The last frame's labels: object where its mask says object and the probability i
 (distractors that look like the object); every other pixel is not counted (``losses.weighted_balanced_bce``). So
 the network may follow the object's changing look and unlearn what is far from it, while the annotated frames keep
 what they taught. On by default (6 steps, ``adapt_far`` 0.02): under the dense CRF that gives the masks out, on
-DAVIS val J +1.7 / +2.9 and F −0.4 / +0.7 on fine-tuning seeds 0 / 1 (models/README.md, "Online adaptation under
-the CRF"). Before the CRF it lost F: with 0.15, J +0.5, F −3.1 (the frames' own mistakes get taught too); with
-0.02, J +1.5 and F −0.7 over three seeds.
+DAVIS val over three fine-tuning seeds J +1.9, F −0.04 (models/README.md, "Online adaptation under the CRF").
+Before the CRF it lost F: with 0.15, J +0.5, F −3.1 (the frames' own mistakes get taught too); with 0.02, J +1.5
+and F −0.7 over three seeds.
 """
 from __future__ import annotations
 
