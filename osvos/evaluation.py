@@ -14,7 +14,8 @@ from .masks import read_label_png, save_mask
 from .metrics import score_sequence
 from .temporal import FlowPrior
 
-COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"]
+COLUMNS = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean", "boundary_precision",
+           "boundary_recall"]
 
 
 def flow_propagate(frames: Iterable[np.ndarray], first_mask: np.ndarray) -> Iterable[np.ndarray]:

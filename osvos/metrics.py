@@ -39,24 +39,28 @@ def _disk(radius: int) -> np.ndarray:
     return (x * x + y * y <= radius * radius).astype(np.uint8)
 
 
-def f_measure(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> float:
-    """Boundary F-measure with a match tolerance of ceil(bound_th × image diagonal) pixels (DAVIS)."""
+def boundary_precision_recall(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> tuple[float, float]:
+    """Boundary precision (the share of ``pred``'s boundary pixels within the tolerance of ``gt``'s) and recall (the
+    share of ``gt``'s within the tolerance of ``pred``'s); the tolerance is ceil(bound_th × image diagonal) pixels,
+    or ``bound_th`` pixels when it is 1 or more (DAVIS). No boundary predicted: precision 1; none to find: recall 1."""
     radius = int(math.ceil(bound_th * math.hypot(*gt.shape))) if bound_th < 1 else int(bound_th)
     pred_b, gt_b = boundary_map(pred), boundary_map(gt)
+    n_pred, n_gt = pred_b.sum(), gt_b.sum()
+    if n_pred == 0 or n_gt == 0:
+        return (1.0 if n_pred == 0 else 0.0), (1.0 if n_gt == 0 else 0.0)
     disk = _disk(radius)
     pred_dil = cv2.dilate(pred_b.astype(np.uint8), disk).astype(bool)
     gt_dil = cv2.dilate(gt_b.astype(np.uint8), disk).astype(bool)
-    n_pred, n_gt = pred_b.sum(), gt_b.sum()
-    if n_pred == 0 and n_gt == 0:
-        precision, recall = 1.0, 1.0
-    elif n_pred == 0:
-        precision, recall = 1.0, 0.0
-    elif n_gt == 0:
-        precision, recall = 0.0, 1.0
-    else:
-        precision = float((pred_b & gt_dil).sum() / n_pred)
-        recall = float((gt_b & pred_dil).sum() / n_gt)
+    return float((pred_b & gt_dil).sum() / n_pred), float((gt_b & pred_dil).sum() / n_gt)
+
+
+def _harmonic(precision: float, recall: float) -> float:
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def f_measure(pred: np.ndarray, gt: np.ndarray, bound_th: float = BOUND_TH) -> float:
+    """Boundary F-measure: the harmonic mean of ``boundary_precision_recall`` (DAVIS)."""
+    return _harmonic(*boundary_precision_recall(pred, gt, bound_th))
 
 
 def longest_contour(mask: np.ndarray) -> np.ndarray | None:
@@ -199,17 +203,21 @@ def statistics(values: Sequence[float]) -> dict[str, float]:
 
 def score_sequence(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray], temporal: bool = True) -> dict[str, float]:
     """Score one sequence as DAVIS-2016 does: J and F on frames 1 … N−2, T on consecutive predictions
-    (``temporal=False`` skips T, by far the slowest measure, and reports it as NaN)."""
+    (``temporal=False`` skips T, by far the slowest measure, and reports it as NaN). Also the mean boundary
+    precision and recall F is made of (``boundary_precision_recall``): which of the two F loses."""
     if len(preds) != len(gts):
         raise ValueError(f"{len(preds)} predicted masks for {len(gts)} ground-truth frames")
     frames = range(1, len(gts) - 1)
     j = [jaccard(preds[i], gts[i]) for i in frames]
-    f = [f_measure(preds[i], gts[i]) for i in frames]
+    boundary = [boundary_precision_recall(preds[i], gts[i]) for i in frames]
+    f = [_harmonic(*pair) for pair in boundary]
     t = [temporal_instability(preds[i], preds[i + 1]) for i in range(len(preds) - 1)] if temporal else []
     result = {}
     for name, values in (("J", j), ("F", f)):
         for stat, value in statistics(values).items():
             result[f"{name}_{stat}"] = value
+    precision, recall = np.mean(boundary, axis=0) if boundary else (float("nan"), float("nan"))
+    result["boundary_precision"], result["boundary_recall"] = float(precision), float(recall)
     finite = [v for v in t if np.isfinite(v)]
     result["T_mean"] = float(np.mean(finite)) if finite else float("nan")
     return result

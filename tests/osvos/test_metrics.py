@@ -6,7 +6,16 @@ import math
 import numpy as np
 import pytest
 
-from osvos.metrics import boundary_map, decay, f_measure, jaccard, score_sequence, statistics, temporal_instability
+from osvos.metrics import (
+    boundary_map,
+    boundary_precision_recall,
+    decay,
+    f_measure,
+    jaccard,
+    score_sequence,
+    statistics,
+    temporal_instability,
+)
 
 
 def rect(shape, top, left, height, width) -> np.ndarray:
@@ -104,6 +113,25 @@ def test_f_measure_precision_recall_asymmetry_hand_computed():
     pred = gt | rect((200, 200), 170, 170, 10, 10)
     precision, recall = 400 / 440, 1.0
     assert f_measure(pred, gt) == pytest.approx(2 * precision * recall / (precision + recall))
+
+
+def test_boundary_precision_recall_hand_computed():
+    # The extra far-away 10×10 square of the asymmetry case: all 400 truth pixels found, 400 of 440 predicted right.
+    gt = rect((200, 200), 50, 50, 100, 100)
+    assert boundary_precision_recall(gt | rect((200, 200), 170, 170, 10, 10), gt) == pytest.approx((400 / 440, 1.0))
+    # The truth with that square predicted alone inside it misses every truth pixel (recall 0), and the square's
+    # ring lies far from the truth's (precision 0).
+    assert boundary_precision_recall(rect((200, 200), 90, 90, 10, 10), gt) == (0.0, 0.0)
+    # Shifted right by 5 (beyond the 3 px tolerance): 204 of 400 either way (see the F test above).
+    assert boundary_precision_recall(rect((200, 200), 50, 55, 100, 100), gt) == pytest.approx((0.51, 0.51))
+
+
+def test_boundary_precision_recall_empty_conventions():
+    empty = np.zeros((50, 50), bool)
+    square = rect((50, 50), 10, 10, 20, 20)
+    assert boundary_precision_recall(empty, empty) == (1.0, 1.0)
+    assert boundary_precision_recall(empty, square) == (1.0, 0.0)
+    assert boundary_precision_recall(square, empty) == (0.0, 1.0)
 
 
 def test_f_measure_empty_conventions():
@@ -216,7 +244,12 @@ def test_score_sequence_middle_frames_hand_computed():
     assert scores["J_mean"] == pytest.approx(0.75)
     assert scores["J_recall"] == pytest.approx(0.5)            # 0.5 is not > 0.5
     assert scores["J_decay"] == pytest.approx(1.0 - 0.5)
-    assert set(scores) == {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean"}
+    assert set(scores) == {"J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay", "T_mean",
+                           "boundary_precision", "boundary_recall"}
+    half_precision, half_recall = boundary_precision_recall(half, gts[0])
+    assert half_precision < 1.0 and half_recall < 1.0
+    assert scores["boundary_precision"] == pytest.approx((2 + 2 * half_precision) / 4)
+    assert scores["boundary_recall"] == pytest.approx((2 + 2 * half_recall) / 4)
 
 
 def test_score_sequence_without_temporal_keeps_j_and_f():
