@@ -81,17 +81,31 @@ ADAPT_FAR = 0.02
 """Online adaptation: a pixel is a background label where it lies farther than this × the frame's longest side
 from the mask (about 10 px at 288×512, so background labels push back on the mask soon after it spreads; 0.15 lost
 3.1 F on DAVIS val)."""
+ADAPT_GROWTH = 3.0
+"""Online adaptation: once the mask has grown past this × the annotated mask's area, no background label where the
+parent network marks the object (probability above ``PARENT_OBJECT``). A grown object's mask misses the parts the
+first frame never showed at that size, and background labels there taught the network to drop them (DAVIS
+drift-straight, whose car grows 27×); a mask that has not grown keeps the labels that unlearn distractors the parent
+also marks (breakdance's crowd). On DAVIS val, every frame, three fine-tuning seeds: J 74.32 → 74.98, F 69.04 →
+69.20, T 38.0 → 38.3 (drift-straight +11.0 J, scooter-black −2.9; models/README.md, "A grown object's parent-marked
+pixels"). 0 = never."""
+PARENT_OBJECT = 0.5
+"""Online adaptation: where the parent network's probability is above this, a grown object's frame gets no
+background label (``ADAPT_GROWTH``)."""
 FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
 
 
-def check_adaptation(steps: int, far: float, names: tuple[str, str] = ("adapt_steps", "adapt_far")) -> None:
-    """ValueError unless ``steps`` is 0 or more and ``far`` is from 0 to less than 1; ``names`` are what the
-    message calls the two (the recipe's fields, or a command line's flags)."""
+def check_adaptation(steps: int, far: float, growth: float = ADAPT_GROWTH,
+                     names: tuple[str, str, str] = ("adapt_steps", "adapt_far", "adapt_growth")) -> None:
+    """ValueError unless ``steps`` is 0 or more, ``far`` is from 0 to less than 1 and ``growth`` is 0 or more;
+    ``names`` are what the message calls the three (the recipe's fields, or a command line's flags)."""
     if steps < 0:
         raise ValueError(f"{names[0]} must be 0 or more: {steps!r}")
     if not 0 <= far < 1:
         raise ValueError(f"{names[1]} must be from 0 to less than 1: {far!r}")
+    if not growth >= 0:
+        raise ValueError(f"{names[2]} must be 0 or more: {growth!r}")
 
 
 @dataclass(frozen=True)

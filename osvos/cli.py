@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from .budget import (
     ADAPT_FAR,
+    ADAPT_GROWTH,
     ADAPT_STEPS,
     DEFAULT_CRF,
     DEFAULT_SNAP,
@@ -55,11 +56,12 @@ def model_options(args: argparse.Namespace) -> dict:
     the command has it), checked before any model loads: ValueError names the flag."""
     from .finetune import FinetuneRecipe
 
-    check_adaptation(args.adapt_steps, args.adapt_far, ("--adapt-steps", "--adapt-far"))
+    check_adaptation(args.adapt_steps, args.adapt_far, args.adapt_growth,
+                     ("--adapt-steps", "--adapt-far", "--adapt-growth"))
     view_plan(args.views, args.segment_scale)
     checked_weight(args.flow_weight)
     recipe = FinetuneRecipe(seed=getattr(args, "finetune_seed", 0), train_conv3=args.train_conv3,
-                            adapt_steps=args.adapt_steps, adapt_far=args.adapt_far)
+                            adapt_steps=args.adapt_steps, adapt_far=args.adapt_far, adapt_growth=args.adapt_growth)
     return {"weights": args.weights, "work_size": args.work_size, "views": args.views,
             "segment_scale": args.segment_scale, "flow_weight": args.flow_weight, "crf": args.crf,
             "min_region": args.min_region, "recipe": recipe}
@@ -216,6 +218,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapt-far", type=float, default=ADAPT_FAR,
                         help=f"online adaptation: pixels farther than this x the frame's longest side from the mask "
                              f"are background labels (default {ADAPT_FAR:g})")
+    parser.add_argument("--adapt-growth", type=float, default=ADAPT_GROWTH,
+                        help="online adaptation: once the mask has grown past this x the annotated mask's area, no "
+                             f"background label where the parent network marks the object (default {ADAPT_GROWTH:g}; "
+                             "0 = never)")
     parser.add_argument("--work-size", type=int, default=DEFAULT_WORK_SIZE,
                         help=f"longest side the network runs at (default {DEFAULT_WORK_SIZE}; 0 = full resolution)")
 

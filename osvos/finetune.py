@@ -19,6 +19,7 @@ from keras import ops
 from .augment import rescale
 from .budget import (
     ADAPT_FAR,
+    ADAPT_GROWTH,
     ADAPT_LR,
     ADAPT_STEPS,
     ADAPT_SURE,
@@ -75,9 +76,12 @@ class FinetuneRecipe:
     adapt_far: float = ADAPT_FAR
     """Online adaptation: the distance from the mask, × the frame's longest side, beyond which a pixel is a
     background label."""
+    adapt_growth: float = ADAPT_GROWTH
+    """Online adaptation: past this × the annotated mask's area, no background label where the parent network marks
+    the object; 0 = never."""
 
     def __post_init__(self):
-        check_adaptation(self.adapt_steps, self.adapt_far)
+        check_adaptation(self.adapt_steps, self.adapt_far, self.adapt_growth)
 
 
 class ScaledUpdates:

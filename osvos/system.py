@@ -142,6 +142,8 @@ class OSVOS:
             self.version += "-ftconv3"
         if recipe.adapt_steps:
             self.version += f"-adapt{recipe.adapt_steps}far{recipe.adapt_far:g}"
+            if recipe.adapt_growth:
+                self.version += f"grow{recipe.adapt_growth:g}"
         if segment_scale != 1.0:
             self.version += f"-seg{segment_scale:g}"
         if views != 1:
@@ -374,7 +376,7 @@ class OSVOS:
         if self.recipe.adapt_steps and self._examples:
             from .online import OnlineAdapter
 
-            adapter = OnlineAdapter(self._adapting_nets(), self._examples, self.recipe)
+            adapter = OnlineAdapter(self._adapting_nets(), self._examples, self.recipe, self._parent_nets)
         segmenter = None if adapter is None else adapter.nets.segmenter
         tracker = self.scale_tracker()
         prior = FlowPrior(self.flow_weight)

@@ -427,9 +427,10 @@ def test_ablation_screen_reads_every_nth_frame_through_the_parent_alone(tmp_path
 def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_path, monkeypatch, capsys):
     """``evaluate --finetune-seed N`` fine-tunes with ``FinetuneRecipe.seed`` N (default 0, the product's), and one
     seed gives the same masks twice; ``--train-conv3`` gives ``FinetuneRecipe.train_conv3`` True (default
-    False), ``--adapt-steps 2 --adapt-far 0.1`` ``adapt_steps`` 2 and ``adapt_far`` 0.1 (default ADAPT_STEPS 6 and
-    ADAPT_FAR 0.02); a negative count or a distance of 1 or more is refused before any model loads."""
-    from osvos.budget import ADAPT_FAR, ADAPT_STEPS
+    False), ``--adapt-steps 2 --adapt-far 0.1 --adapt-growth 0`` ``adapt_steps`` 2, ``adapt_far`` 0.1 and
+    ``adapt_growth`` 0 (default ADAPT_STEPS 6, ADAPT_FAR 0.02, ADAPT_GROWTH 3); a negative count or growth, or a
+    distance of 1 or more, is refused before any model loads."""
+    from osvos.budget import ADAPT_FAR, ADAPT_GROWTH, ADAPT_STEPS
     from osvos.system import OSVOS
 
     synthetic_davis(tmp_path / "davis")
@@ -438,23 +439,25 @@ def test_evaluate_cli_finetune_seed_conv3_and_adaptation_reach_the_recipe(tmp_pa
 
     def load(cls, *args, **options):
         recipe = options["recipe"]
-        seeds.append((recipe.seed, recipe.train_conv3, recipe.adapt_steps, recipe.adapt_far))
+        seeds.append((recipe.seed, recipe.train_conv3, recipe.adapt_steps, recipe.adapt_far, recipe.adapt_growth))
         return original(cls, *args, **options)
 
     monkeypatch.setattr(OSVOS, "load", classmethod(load))
     common = ["evaluate", "--davis", str(tmp_path / "davis"), "--steps", "2", "--work-size", "64", "--no-snap"]
     for name, seed in (("a", ["--finetune-seed", "7"]), ("b", ["--finetune-seed", "7"]), ("c", []),
                        ("d", ["--finetune-seed", "7", "--train-conv3"]),
-                       ("e", ["--adapt-steps", "2", "--adapt-far", "0.1"])):
+                       ("e", ["--adapt-steps", "2", "--adapt-far", "0.1", "--adapt-growth", "0"])):
         assert cli.main([*common, *seed, "--out", str(tmp_path / name)]) == 0
-    assert (ADAPT_STEPS, ADAPT_FAR) == (6, 0.02)
-    assert seeds == [(7, False, 6, 0.02), (7, False, 6, 0.02), (0, False, 6, 0.02), (7, True, 6, 0.02),
-                     (0, False, 2, 0.1)]
+    assert (ADAPT_STEPS, ADAPT_FAR, ADAPT_GROWTH) == (6, 0.02, 3.0)
+    assert seeds == [(7, False, 6, 0.02, 3.0), (7, False, 6, 0.02, 3.0), (0, False, 6, 0.02, 3.0),
+                     (7, True, 6, 0.02, 3.0), (0, False, 2, 0.1, 0.0)]
     capsys.readouterr()
     assert cli.main([*common, "--adapt-steps", "-1", "--out", str(tmp_path / "f")]) == 2
     assert "--adapt-steps must be 0 or more" in capsys.readouterr().err and len(seeds) == 5
     assert cli.main([*common, "--adapt-far", "1.5", "--out", str(tmp_path / "g")]) == 2
     assert "--adapt-far must be" in capsys.readouterr().err and len(seeds) == 5
+    assert cli.main([*common, "--adapt-growth", "-1", "--out", str(tmp_path / "h")]) == 2
+    assert "--adapt-growth must be 0 or more" in capsys.readouterr().err and len(seeds) == 5
     masks = [sorted((tmp_path / name / "masks" / "square").iterdir()) for name in "ab"]
     assert len(masks[0]) == len(masks[1]) > 1
     assert all(x.read_bytes() == y.read_bytes() for x, y in zip(*masks))

@@ -82,7 +82,7 @@ def test_segmenting_adapts_a_copy_after_each_batch_and_leaves_the_model_as_fine_
     del unfinished
     second = list(adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]}))
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
-    assert "-adapt2far0.02" in adapting.version
+    assert "-adapt2far0.02grow3-" in adapting.version
 
 
 def test_no_adaptation_without_fine_tuning_or_steps(adapting, monkeypatch):
@@ -100,6 +100,7 @@ def test_no_adaptation_without_fine_tuning_or_steps(adapting, monkeypatch):
     model.finetune(frames[0], masks[0], 2)
     list(model.segment(frames, snap=False, batch=2))
     assert rounds == [] and "adapt" not in model.version
+    assert "grow" not in OSVOS.load(work_size=64, recipe=FinetuneRecipe(adapt_growth=0)).version
 
 
 def test_adapting_steps_train_on_the_frame_and_the_annotated_views_in_turn(adapting, monkeypatch):
@@ -122,6 +123,58 @@ def test_adapting_steps_train_on_the_frame_and_the_annotated_views_in_turn(adapt
     assert len(seen) == 4
 
 
+class _Parent:
+    """Stands in for the parent networks: its conv3-and-up head gives ``logit`` and counts its calls."""
+
+    def __init__(self, logit: np.ndarray):
+        self.logit, self.calls = logit, 0
+        self.head_conv3 = self
+
+    def predict_on_batch(self, conv2):
+        self.calls += 1
+        assert conv2.shape[1:3] == (self.logit.shape[0] // 2, self.logit.shape[1] // 2)
+        return self.logit[None, ..., None]
+
+    def __call__(self):
+        return self
+
+
+def test_a_grown_mask_gets_no_background_label_where_the_parent_marks_the_object(adapting, monkeypatch):
+    """Annotated square 24×24 = 576 px; growth 3 → grown past 1,728 px. On a grown frame, background labels where
+    the parent's logit is above 0 (p > 0.5: here the 10 columns right of the mask, 10 px away, 48 × 10 = 480 px)
+    are no longer counted; object labels and background elsewhere stay. A mask that has not grown never asks the
+    parent, and no parent (or growth 0) means no sparing."""
+    from osvos.online import OnlineAdapter, pseudo_label
+
+    frames, masks = _moving_square(2)
+    adapting.finetune(frames[0], masks[0], 2)
+    logit = np.full((48, 64), -3.0, np.float32)
+    logit[:, 54:] = 3.0
+    parent = _Parent(logit)
+    adapter = OnlineAdapter(adapting.nets, adapting._examples, replace(adapting.recipe, adapt_steps=2), parent)
+    seen = []
+    monkeypatch.setattr(adapter.head, "train_on_batch", lambda inputs, target: seen.append(target))
+    assert adapter.annotated_area == 576
+    big = np.zeros((48, 64), bool)
+    big[4:44, 4:48] = True                                            # 1,760 px > 3 × 576
+    small = np.zeros((48, 64), bool)
+    small[4:44, 4:47] = True                                          # 1,720 px
+    assert adapter.grown(big) and not adapter.grown(small)
+    for mask in (small, big):
+        probability = np.where(mask, 0.99, 0.01).astype(np.float32)
+        assert adapter.adapt(frames[1], mask, probability)
+    plain = pseudo_label(big, np.where(big, 0.99, 0.01).astype(np.float32))
+    assert parent.calls == 1 and len(seen) == 4
+    before, after = seen[0][0], seen[2][0]
+    assert int(before[..., 1].sum()) == int(pseudo_label(small, np.where(small, 0.99, 0.01))[..., 1].sum())
+    assert np.array_equal(after[..., 0], plain[..., 0])
+    assert int(plain[..., 1].sum() - after[..., 1].sum()) == 480
+    assert after[:, 54:, 1].sum() == 0 and np.array_equal(after[:, :54, 1], plain[:, :54, 1])
+    for other in (OnlineAdapter(adapting.nets, adapting._examples, adapting.recipe),
+                  OnlineAdapter(adapting.nets, adapting._examples, replace(adapting.recipe, adapt_growth=0), parent)):
+        assert not other.grown(big)
+
+
 def test_recipe_refuses_negative_steps_and_a_band_outside_the_frame():
     """The recipe itself checks the adaptation fields, so every caller (the CLI, ``scripts/evaluate_parent.py``,
     the library) gets the same refusal; the ends of the allowed ranges pass."""
@@ -132,5 +185,7 @@ def test_recipe_refuses_negative_steps_and_a_band_outside_the_frame():
     for far in (-0.01, 1.0, 1.5):
         with pytest.raises(ValueError, match="adapt_far must be from 0 to less than 1"):
             FinetuneRecipe(adapt_far=far)
-    assert FinetuneRecipe(adapt_steps=0, adapt_far=0.0).adapt_far == 0.0
+    with pytest.raises(ValueError, match="adapt_growth must be 0 or more"):
+        FinetuneRecipe(adapt_growth=-0.5)
+    assert FinetuneRecipe(adapt_steps=0, adapt_far=0.0, adapt_growth=0.0).adapt_far == 0.0
     assert FinetuneRecipe(adapt_steps=6, adapt_far=0.99).adapt_steps == 6

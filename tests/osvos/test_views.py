@@ -79,8 +79,8 @@ def test_views_scale_flow_weight_crf_region_and_conv3_training_are_part_of_the_v
 
     conv3 = _load(work_size=64, views=1, flow_weight=0.0, crf=False, min_region=0.0,
                   recipe=FinetuneRecipe(train_conv3=True, adapt_steps=0))
-    assert "ftconv3" not in plain.version and plain.version.endswith("-adapt6far0.02")   # the default adapts
-    assert conv3.version == plain.version.replace("-adapt6far0.02", "") + "-ftconv3-seg1.5-snapcarried"
+    assert "ftconv3" not in plain.version and plain.version.endswith("-adapt6far0.02grow3")   # the default adapts
+    assert conv3.version == plain.version.replace("-adapt6far0.02grow3", "") + "-ftconv3-seg1.5-snapcarried"
     with pytest.raises(ValueError, match="views must be one of"):
         _load(views=3)
     with pytest.raises(ValueError, match="segment scale"):
