@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from osvos.finetune import features
 from osvos.online import pseudo_label
 
 
@@ -173,6 +174,35 @@ def test_a_grown_mask_gets_no_background_label_where_the_parent_marks_the_object
     for other in (OnlineAdapter(adapting.nets, adapting._examples, adapting.recipe),
                   OnlineAdapter(adapting.nets, adapting._examples, replace(adapting.recipe, adapt_growth=0), parent)):
         assert not other.grown(big)
+
+
+def test_the_real_parent_spares_a_grown_frame_and_segmenting_hands_it_over(adapting, monkeypatch):
+    """With the model's parent networks (``OSVOS._parent_nets``, as ``segment_probabilities`` hands them over), a
+    grown frame's labels come back with the same targets and a subset of the counted pixels; the parent is built
+    from the weights the model loaded, not the fine-tuned ones."""
+    from osvos.online import OnlineAdapter
+
+    frames, masks = _moving_square(2)
+    adapting.finetune(frames[0], masks[0], 2)
+    handed = []
+    init = OnlineAdapter.__init__
+
+    def recording(self, nets, examples, recipe, parent=None):
+        handed.append(parent)
+        init(self, nets, examples, recipe, parent)
+
+    monkeypatch.setattr(OnlineAdapter, "__init__", recording)
+    list(adapting.segment(frames, snap=False, batch=2, annotations={0: masks[0]}))
+    assert handed == [adapting._parent_nets]
+    adapter = OnlineAdapter(adapting.nets, adapting._examples, adapting.recipe, adapting._parent_nets)
+    parent = adapting._parent_nets()
+    assert all(np.array_equal(a, b) for a, b in zip(parent.full.get_weights(), adapting._parent))
+    grown = np.zeros((48, 64), bool)
+    grown[4:44, 4:48] = True
+    frame = features(adapting.nets, frames[1], pseudo_label(grown, np.where(grown, 0.99, 0.01).astype(np.float32)))
+    conv2, conv3, spared = adapter._spare_parent_object(frame)
+    assert conv2 is frame[0] and spared.shape == frame[2].shape
+    assert np.array_equal(spared[..., 0], frame[2][..., 0]) and np.all(spared[..., 1] <= frame[2][..., 1])
 
 
 def test_recipe_refuses_negative_steps_and_a_band_outside_the_frame():
