@@ -88,7 +88,7 @@ parent network marks the object (probability above ``PARENT_OBJECT``). A grown o
 first frame never showed at that size, and background labels there taught the network to drop them (DAVIS
 drift-straight, whose car grows 27×); a mask that has not grown keeps the labels that unlearn distractors the parent
 also marks (breakdance's crowd). On DAVIS val, every frame, three fine-tuning seeds: J 74.32 → 74.98, F 69.04 →
-69.20, T 38.0 → 38.3 (drift-straight +11.0 J, scooter-black −2.9; models/README.md, "A grown object's parent-marked
+69.20, T 38.0 → 38.3 (drift-straight +10.9 J, scooter-black −2.9; models/README.md, "A grown object's parent-marked
 pixels"). 0 = never."""
 PARENT_OBJECT = 0.5
 """Online adaptation: where the parent network's probability is above this, a grown object's frame gets no
