@@ -145,7 +145,7 @@ def test_a_grown_mask_gets_no_background_label_where_the_parent_marks_the_object
     the parent's logit is above 0 (p > 0.5: here the 10 columns right of the mask, 10 px away, 48 × 10 = 480 px)
     are no longer counted; object labels and background elsewhere stay. A mask that has not grown never asks the
     parent, and no parent (or growth 0) means no sparing."""
-    from osvos.online import OnlineAdapter, pseudo_label
+    from osvos.online import OnlineAdapter
 
     frames, masks = _moving_square(2)
     adapting.finetune(frames[0], masks[0], 2)
