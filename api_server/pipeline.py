@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import numpy as np
 
 from osvos import render
-from osvos.budget import DEFAULT_SNAP, DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
+from osvos.budget import DEFAULT_DREAMS, DEFAULT_SNAP, DEFAULT_STEPS, DEFAULT_THRESHOLD, Budget
 from osvos.cancel import Cancelled
 from osvos.masks import read_masks_zip, write_masks_zip
 from osvos.video import VideoInfo, read_frames, write_video
@@ -36,7 +36,7 @@ class JobParams:
     """Fine-tuning steps."""
     snap: bool = DEFAULT_SNAP
     threshold: float = DEFAULT_THRESHOLD
-    dreams: int = 0
+    dreams: int = DEFAULT_DREAMS
     """Synthetic later frames per annotated frame that fine-tuning trains on as well (``OSVOS.finetune``)."""
 
     @property
@@ -54,10 +54,11 @@ class JobParams:
 
     @classmethod
     def from_dict(cls, stored: dict | None, default_steps: int) -> "JobParams":
-        """The parameters a job record holds (``as_dict``); ``default_steps`` when it names no budget."""
+        """The parameters a job record holds (``as_dict``); ``default_steps`` when it names no budget, no dreams
+        when it names none (``as_dict`` leaves out 0)."""
         fields = ("budget", "iterations", "snap", "threshold", "dreams")
         known = {k: v for k, v in (stored or {}).items() if k in fields}
-        params = cls(**{"iterations": None, **known})
+        params = cls(**{"iterations": None, "dreams": 0, **known})
         if params.iterations is None and params.budget is None:
             params = replace(params, iterations=default_steps)
         return params

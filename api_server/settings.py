@@ -8,10 +8,12 @@ from typing import Mapping
 
 from osvos.budget import (
     DEFAULT_CRF,
+    DEFAULT_DREAMS,
     DEFAULT_STEPS,
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
     FLOW_WEIGHT,
+    MAX_DREAMS,
     MIN_REGION,
     SEGMENT_SCALE,
 )
@@ -74,6 +76,9 @@ class Settings:
     default_steps: int = DEFAULT_STEPS
     """``OSVOS_DEFAULT_STEPS``: fine-tuning steps when a request gives neither ``iterations`` nor ``budget``
     (default: osvos's); a count, so a job's masks do not depend on the machine or its load."""
+    default_dreams: int = DEFAULT_DREAMS
+    """``OSVOS_DEFAULT_DREAMS``: synthetic later frames fine-tuning trains on as well when a request gives no
+    ``dreams`` (default: osvos's)."""
     max_budget: float = 1800.0
     """``OSVOS_MAX_BUDGET``: the largest ``budget`` (seconds) a request may ask for."""
     infer_timeout: float = 3600.0
@@ -92,7 +97,7 @@ class Settings:
         "weights": "OSVOS_WEIGHTS", "work_size": "OSVOS_WORK_SIZE", "views": "OSVOS_VIEWS",
         "segment_scale": "OSVOS_SEGMENT_SCALE", "flow_weight": "OSVOS_FLOW_WEIGHT",
         "crf": "OSVOS_CRF", "min_region": "OSVOS_MIN_REGION",
-        "default_steps": "OSVOS_DEFAULT_STEPS",
+        "default_steps": "OSVOS_DEFAULT_STEPS", "default_dreams": "OSVOS_DEFAULT_DREAMS",
         "max_budget": "OSVOS_MAX_BUDGET",
         "infer_timeout": "OSVOS_INFER_TIMEOUT", "stale_after": "OSVOS_STALE_AFTER", "worker_nice": "OSVOS_WORKER_NICE",
     }
@@ -133,6 +138,8 @@ class Settings:
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
             (1 <= self.default_steps <= MAX_ITERATIONS,
              f"OSVOS_DEFAULT_STEPS must be a whole number from 1 to {MAX_ITERATIONS}"),
+            (0 <= self.default_dreams <= MAX_DREAMS,
+             f"OSVOS_DEFAULT_DREAMS must be a whole number from 0 to {MAX_DREAMS}"),
             (self.max_budget > 0, "OSVOS_MAX_BUDGET must be positive"),
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),

@@ -35,7 +35,7 @@ MIN_FRAMES = 2
 def parse_params(form, settings) -> JobParams:
     """``iterations`` (fine-tuning steps) and/or ``budget`` (seconds: with ``iterations`` a cap, alone the whole
     budget); neither: ``settings.default_steps``. ``snap`` (boolean, default ``DEFAULT_SNAP``), ``dreams`` (0 to
-    ``MAX_DREAMS``). 400 with a clear message otherwise."""
+    ``MAX_DREAMS``, default ``settings.default_dreams``). 400 with a clear message otherwise."""
     iterations_raw = (form.get("iterations") or "").strip()
     budget_raw = (form.get("budget") or "").strip()
     iterations = budget = None
@@ -61,7 +61,7 @@ def parse_params(form, settings) -> JobParams:
         snap = parse_boolean(snap_raw) if snap_raw else DEFAULT_SNAP
     except ValueError:
         raise ApiError(400, "invalid_parameter", "'snap' must be true or false") from None
-    dreams_raw = (form.get("dreams") or "").strip() or "0"
+    dreams_raw = (form.get("dreams") or "").strip() or str(settings.default_dreams)
     if not (dreams_raw.isascii() and dreams_raw.isdigit()) or int(dreams_raw) > MAX_DREAMS:
         raise ApiError(400, "invalid_parameter", f"'dreams' must be a whole number from 0 to {MAX_DREAMS}")
     return JobParams(budget=budget, iterations=iterations, snap=snap, dreams=int(dreams_raw))

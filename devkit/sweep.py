@@ -12,14 +12,15 @@ from osvos.finetune import FinetuneRecipe
 
 RECIPES = {
     "default": FinetuneRecipe(),
-    "previous": FinetuneRecipe(lr=3e-5),
+    "previous": FinetuneRecipe(lr=3e-5, dreams=0),
     "dreams": FinetuneRecipe(dreams=20),
-    "l2sp": FinetuneRecipe(l2sp=0.1),
+    "l2sp": FinetuneRecipe(l2sp=0.1, dreams=0),
     "dreams_l2sp": FinetuneRecipe(dreams=20, l2sp=0.1),
-    "sgd": FinetuneRecipe(optimizer="sgd", lr=1e-3, bias_lr=2.0, fuse_lr=0.01),
+    "sgd": FinetuneRecipe(optimizer="sgd", lr=1e-3, bias_lr=2.0, fuse_lr=0.01, dreams=0),
     "sgd_dreams": FinetuneRecipe(optimizer="sgd", lr=1e-3, bias_lr=2.0, fuse_lr=0.01, dreams=20),
 }
-"""Named recipes; ``name:field=value:…`` on the command line changes fields of one of them."""
+"""Named recipes (the ones without ``dreams`` in their name train on the real views alone); ``name:field=value:…``
+on the command line changes fields of one of them."""
 
 COLUMNS = ["recipe", "sequence", "steps", "seconds", "J", "F"]
 """One row of ``sweep.csv``: a recipe's scores on one sequence after ``steps`` fine-tuning steps."""

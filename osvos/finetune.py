@@ -23,6 +23,7 @@ from .budget import (
     ADAPT_LR,
     ADAPT_STEPS,
     ADAPT_SURE,
+    DEFAULT_DREAMS,
     FINETUNE_CONV3,
     FINETUNE_CROP,
     FINETUNE_SCALES,
@@ -51,7 +52,7 @@ class FinetuneRecipe:
     """Learning-rate multiplier of the fuse layer (the original: 0.01)."""
     l2sp: float = 0.0
     """Pull towards the parent weights (L2-SP): each step's gradient gets ``l2sp × (w − w_parent)``."""
-    dreams: int = 0
+    dreams: int = DEFAULT_DREAMS
     """Synthetic later frames per annotated frame (``osvos.dreams``), cached with the real views."""
     dream_share: float = 0.5
     """Share of the steps that train on a dream (when there are dreams)."""

@@ -235,7 +235,7 @@ class OSVOS:
 
         ``budget``: iterations (int; the default is ``DEFAULT_STEPS``), seconds (float: as many steps as fit, so
         the result depends on the machine) or a ``Budget`` with both. ``dreams``: synthetic later frames made from
-        each annotated one to train on as well (``osvos.dreams``; None: the recipe's, 0 by default).
+        each annotated one to train on as well (``osvos.dreams``; None: the recipe's, ``DEFAULT_DREAMS`` by default).
         ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True raises ``Cancelled``.
         Returns self.
         """

@@ -1,6 +1,6 @@
 """J and F of fine-tuning recipes against their step count on a DAVIS split, from one fine-tuning per sequence.
 
-    python scripts/finetune_sweep.py --davis ../shared/davis2016 --split val --recipes default,dreams \
+    python scripts/finetune_sweep.py --davis ../shared/davis2016 --split val --recipes previous,default \
         --steps 50,125,250,500 --stride 3 --out runs/sweep
 
 Each sequence is fine-tuned once per recipe (all recipes on one sequence, then the next) up to the largest step

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from osvos.budget import DEFAULT_SNAP, MAX_DREAMS, THOROUGH_DREAMS, THOROUGH_STEPS
+from osvos.budget import DEFAULT_SNAP, MAX_DREAMS, QUICK_DREAMS, QUICK_STEPS
 
 from ..contract import OUTPUTS, STAGES, STATES
 from ..services import API_VERSION, services
@@ -69,10 +69,11 @@ def spec(settings) -> dict:
                  "description": "snap the network's mask to image contours where it is unsure: the mask carried "
                                 "to the next frame, and the mask given out when the server runs without the dense "
                                 "CRF (OSVOS_CRF=false)"},
-        "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": 0,
+        "dreams": {"type": "integer", "minimum": 0, "maximum": MAX_DREAMS, "default": settings.default_dreams,
                    "description": "synthetic later frames made from the annotated one (object moved, warped and "
-                                  f"recoloured) to fine-tune on as well; {THOROUGH_DREAMS} with iterations "
-                                  f"{THOROUGH_STEPS} is the thorough setting (sharper edges, about 3x the wait)"},
+                                  f"recoloured) to fine-tune on as well; {QUICK_DREAMS} with iterations "
+                                  f"{QUICK_STEPS} is the quick setting (a third of the fine-tuning time, lower "
+                                  "J and F)"},
     }
     bad_input = {
         "400": _error("missing field or invalid parameter"),

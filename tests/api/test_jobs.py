@@ -9,8 +9,10 @@ import pandas as pd
 import requests
 from PIL import Image
 
+from api_server.pipeline import JobParams
 from devkit.fake_model import FakeModel
 from devkit.live_api import post_job, wait_for, wait_until
+from osvos.budget import DEFAULT_DREAMS
 from osvos.video import probe_video, read_frames
 
 
@@ -105,17 +107,26 @@ def test_same_upload_twice_is_one_job(make_server, clip):
 
 def test_dreams_reach_the_model_and_make_another_job(make_server, clip):
     server = make_server()
-    plain = post_job(server.url, clip, iterations=2).json()
-    zero = post_job(server.url, clip, iterations=2, dreams=0).json()
-    assert zero["id"] == plain["id"], "dreams=0 is the default: the same job"
+    default = post_job(server.url, clip, iterations=2).json()
+    same = post_job(server.url, clip, iterations=2, dreams=DEFAULT_DREAMS).json()
+    assert same["id"] == default["id"], f"dreams={DEFAULT_DREAMS} is the default: the same job"
+    assert wait_for(server.url, default["id"])["params"]["dreams"] == DEFAULT_DREAMS
+    none = post_job(server.url, clip, iterations=2, dreams=0).json()
+    assert none["id"] != default["id"]
+    none_params = wait_for(server.url, none["id"])["params"]
+    assert "dreams" not in none_params, "ids of jobs without dreams are the ones they had before dreams existed"
+    assert none_params["snap"] is True, "snapping where unsure is the default"
     dreamed = post_job(server.url, clip, iterations=2, dreams=3).json()
-    assert dreamed["id"] != plain["id"]
-    record = wait_for(server.url, dreamed["id"])
-    assert record["state"] == "done" and record["params"]["dreams"] == 3
-    plain_params = wait_for(server.url, plain["id"])["params"]
-    assert "dreams" not in plain_params, "ids of jobs without dreams are unchanged"
-    assert plain_params["snap"] is True, "snapping where unsure is the default"
-    assert sorted(server.fake.dreams) == [0, 3]
+    assert wait_for(server.url, dreamed["id"])["params"]["dreams"] == 3
+    assert sorted(server.fake.dreams) == [0, 3, DEFAULT_DREAMS]
+
+
+def test_a_stored_job_without_dreams_stays_without_them():
+    """Records written before dreams were the default name none, and were fine-tuned without: read back, 0."""
+    params = JobParams.from_dict({"iterations": 125, "budget": None, "snap": True, "threshold": 0.5}, 400)
+    assert params.dreams == 0 and params.iterations == 125
+    assert JobParams.from_dict({"budget": None}, 400) == JobParams(iterations=400, dreams=0)
+    assert JobParams().dreams == DEFAULT_DREAMS and JobParams.from_dict(JobParams().as_dict(), 1) == JobParams()
 
 
 def test_cancel_running_job(make_server, clip):

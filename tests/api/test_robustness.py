@@ -17,7 +17,15 @@ from api_server.job_queue import JobQueue
 from api_server.settings import Settings, SettingsError
 from api_server.store import JobStore
 from devkit.live_api import post_job, wait_for, wait_until
-from osvos.budget import DEFAULT_CRF, DEFAULT_STEPS, DEFAULT_VIEWS, FLOW_WEIGHT, MIN_REGION, SEGMENT_SCALE
+from osvos.budget import (
+    DEFAULT_CRF,
+    DEFAULT_DREAMS,
+    DEFAULT_STEPS,
+    DEFAULT_VIEWS,
+    FLOW_WEIGHT,
+    MIN_REGION,
+    SEGMENT_SCALE,
+)
 
 
 def _dead_pid() -> int:
@@ -155,7 +163,12 @@ def test_settings_from_environment():
     assert defaults.work_size == 512 and Settings.from_env({"OSVOS_WORK_SIZE": "0"}).work_size == 0
     with pytest.raises(SettingsError, match="OSVOS_WORK_SIZE"):
         Settings.from_env({"OSVOS_WORK_SIZE": "8"})
-    assert DEFAULT_STEPS == 125 and not hasattr(defaults, "finetune_pace")
+    assert DEFAULT_STEPS == 400 and not hasattr(defaults, "finetune_pace")
+    assert defaults.default_dreams == DEFAULT_DREAMS == 20
+    assert Settings.from_env({"OSVOS_DEFAULT_DREAMS": "0"}).default_dreams == 0
+    for bad in ("-1", "101", "2.5"):
+        with pytest.raises(SettingsError, match="OSVOS_DEFAULT_DREAMS"):
+            Settings.from_env({"OSVOS_DEFAULT_DREAMS": bad})
     for bad in ("0", "-3", "2.5", "many", "100001"):
         with pytest.raises(SettingsError, match="OSVOS_DEFAULT_STEPS"):
             Settings.from_env({"OSVOS_DEFAULT_STEPS": bad})

@@ -116,12 +116,12 @@ def test_several_annotated_frames_take_turns(model, square, monkeypatch):
     frame, mask = square
     small = np.zeros_like(mask)
     small[4:12, 4:16] = True
-    second = np.where(small[..., None], 230, 20).astype(np.uint8)
+    second = np.repeat(np.where(small[..., None], 230, 20).astype(np.uint8), 3, axis=-1)
     seen = []
     window = osvos.finetune.window
     monkeypatch.setattr(osvos.finetune, "window", lambda view, crop, rng: seen.append(int(view[2].sum())) or
                         window(view, crop, rng))
-    monkeypatch.setattr(model, "recipe", osvos.finetune.FinetuneRecipe(scales=(1.0,), crop=0.0))
+    monkeypatch.setattr(model, "recipe", osvos.finetune.FinetuneRecipe(scales=(1.0,), crop=0.0, dreams=0))
     model.finetune([frame, second], [mask, small], 5)
     assert model.last_finetune["steps"] == 5
     assert int(mask.sum()) == 672 and seen == [672, 96, 672, 96, 672]
@@ -482,16 +482,18 @@ def test_finetuning_with_dreams_trains_on_them(square, monkeypatch):
 
 
 def test_dreams_of_one_call_leave_the_recipe_alone(model, square, monkeypatch):
-    """finetune(dreams=n) dreams n views for that call only; the next call goes back to the recipe's (none)."""
+    """finetune(dreams=n) dreams n views for that call only; the next call goes back to the recipe's (the default's
+    ``DEFAULT_DREAMS``)."""
     import osvos.finetune
+    from osvos.budget import DEFAULT_DREAMS
 
     frame, mask = square
     made = []
     original = osvos.finetune.dream
     monkeypatch.setattr(osvos.finetune, "dream", lambda *a, **k: made.append(1) or original(*a, **k))
     model.finetune(frame, mask, 2, dreams=2)
-    assert len(made) == 2 and model.recipe.dreams == 0
+    assert len(made) == 2 and model.recipe.dreams == DEFAULT_DREAMS == 20
     model.finetune(frame, mask, 2)
-    assert len(made) == 2
+    assert len(made) == 2 + DEFAULT_DREAMS
     with pytest.raises(ValueError, match="dreams must be between 0 and 100"):
         model.finetune(frame, mask, 2, dreams=101)

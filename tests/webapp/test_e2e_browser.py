@@ -24,6 +24,7 @@ import requests
 
 from devkit import shared_data
 from devkit.live_api import free_port, wait_for
+from osvos.budget import DEFAULT_DREAMS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -163,7 +164,8 @@ def test_upload_progress_preview_trajectory_gallery(studio, page):
     error = page.text_content('[data-testid="job-error"]')
     assert state == "done", f"job ended {state}: {error}\n{studio['log'].read_text()[-3000:]}"
     steps = os.environ.get("OSVOS_E2E_STEPS", "10")
-    assert page.text_content('[data-testid="job-settings"]') == f"{steps} fine-tuning steps · snapped to contours"
+    assert page.text_content('[data-testid="job-settings"]') == (
+        f"{steps} fine-tuning steps · {DEFAULT_DREAMS} dreamed frames · snapped to contours")
     job = requests.get(f"{base}/jobs/{job_id}/status.json", timeout=10).json()
     api_job = requests.get(f"{studio['api']}/api/v1/jobs/{job_id}", timeout=10).json()
     frames = api_job["frames"]

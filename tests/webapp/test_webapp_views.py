@@ -63,7 +63,7 @@ def test_upload_page_has_the_stable_hooks_and_csrf(client):
     assert 'name="csrfmiddlewaretoken"' in html
     assert 'id="mask-canvas"' in html
     assert re.search(r'<input[^>]+name="snap"[^>]+checked', html), "snapping is on by default"
-    assert not re.search(r'<input[^>]+name="thorough"[^>]+checked', html)
+    assert not re.search(r'<input[^>]+name="quick"[^>]+checked', html), "the default fine-tuning unless asked"
 
 
 def test_upload_sends_files_to_the_api_and_redirects_to_the_job(client, api, media):
@@ -79,11 +79,11 @@ def test_upload_sends_files_to_the_api_and_redirects_to_the_job(client, api, med
     assert post["files"]["mask"][1] == media["mask"].read_bytes()
 
 
-def test_thorough_upload_asks_the_api_for_more_steps_and_dreams(client, api, media):
-    upload(client, media, name="moving", thorough="on")
-    assert Submission.objects.get().thorough is True
+def test_quick_upload_asks_the_api_for_fewer_steps_and_no_dreams(client, api, media):
+    upload(client, media, name="moving", quick="on")
+    assert Submission.objects.get().quick is True
     post = next(r for r in api.requests if r["method"] == "POST")
-    assert post["form"] == {"name": "moving", "snap": "false", "iterations": "400", "dreams": "20"}
+    assert post["form"] == {"name": "moving", "snap": "false", "iterations": "125", "dreams": "0"}
 
 
 def test_upload_without_a_name_uses_the_video_file_name(client, api, media):
@@ -212,8 +212,8 @@ def test_job_page_shows_progress_and_status_json(client, api):
 
 
 def test_job_page_says_how_the_job_was_fine_tuned(client, api):
-    thorough = api.add_job(params={"iterations": 400, "budget": None, "dreams": 20, "snap": True})
-    html = client.get(f"/jobs/{thorough['id']}/").content.decode()
+    default = api.add_job(params={"iterations": 400, "budget": None, "dreams": 20, "snap": True})
+    html = client.get(f"/jobs/{default['id']}/").content.decode()
     assert '<span data-testid="job-settings">400 fine-tuning steps · 20 dreamed frames · snapped to contours</span>' \
         in html
     capped = api.add_job(params={"iterations": 125, "budget": 30.0, "snap": False})

@@ -50,11 +50,11 @@ class UploadForm(forms.Form):
         help_text="Where the network is unsure, the mask it carries from frame to frame follows the image's "
                   "contours: a little more accurate, and segmenting takes about twice as long. (The masks you get "
                   "are then refined along the image's colour edges by the service, box or not.)")
-    thorough = forms.BooleanField(
-        required=False, label="Thorough fine-tuning",
-        help_text=("Trains about three times as long, also on synthetic later frames made from your first frame "
-                   "(the object moved, bent and recoloured): sharper edges, and more of a fast or bending object; "
-                   "thin objects can lose parts."))
+    quick = forms.BooleanField(
+        required=False, label="Quick fine-tuning",
+        help_text=("Trains a third as long, and only on your first frame as it is (not also on synthetic later "
+                   "frames made from it, the object moved, bent and recoloured): a shorter wait, and less exact "
+                   "masks, most of all for fast or bending objects."))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -35,7 +35,7 @@ class Submission(models.Model):
     mask_drawn = models.BooleanField(default=False, help_text="the mask was drawn on the site's canvas")
     budget = models.FloatField(null=True, blank=True, help_text="fine-tuning seconds; empty = API default")
     snap = models.BooleanField(default=True, help_text="snap mask boundaries to image contours")
-    thorough = models.BooleanField(default=False, help_text="thorough fine-tuning (views.THOROUGH_FINETUNING)")
+    quick = models.BooleanField(default=False, help_text="quick fine-tuning (views.QUICK_FINETUNING)")
     video_width = models.PositiveIntegerField(null=True, blank=True)
     video_height = models.PositiveIntegerField(null=True, blank=True)
 
