@@ -65,8 +65,9 @@ MAX_DREAMS = 100
 DEFAULT_DREAMS = 20
 """Synthetic later frames (``osvos.dreams``) fine-tuning trains on by default, with ``DEFAULT_STEPS``. On the 12
 DAVIS val sequences, every frame, over three fine-tuning seeds, 400 steps with 20 dreams against 125 steps without:
-J 74.98 → 76.85, F 69.20 → 72.24, T 38.3 → 38.6, for about 3× the fine-tuning time (a median of 60–62 s per sequence against about 20 s on
-an AMD EPYC, Zen 5, bfloat16; models/README.md, "Fine-tuning 400 steps with 20 dreamed frames")."""
+J 74.98 → 76.85, F 69.20 → 72.24, T 38.3 → 38.6, for about 3× the fine-tuning time (a median of 60–62 s per
+sequence against about 20 s on an AMD EPYC, Zen 5, bfloat16; models/README.md, "Fine-tuning 400 steps with 20
+dreamed frames")."""
 QUICK_STEPS, QUICK_DREAMS = 125, 0
 """The quick setting, the default before ``DEFAULT_DREAMS``: a third of the fine-tuning time, J 1.9 and F 3.0 lower
 on DAVIS val."""
