@@ -13,9 +13,9 @@ from osvos.budget import (
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
     FLOW_WEIGHT,
-    MAX_DREAMS,
     MIN_REGION,
     SEGMENT_SCALE,
+    check_dreams,
 )
 from osvos.regions import checked_fraction
 from osvos.temporal import checked_weight
@@ -138,8 +138,6 @@ class Settings:
             (self.work_size == 0 or self.work_size >= 16, "OSVOS_WORK_SIZE must be 0 (full size) or at least 16"),
             (1 <= self.default_steps <= MAX_ITERATIONS,
              f"OSVOS_DEFAULT_STEPS must be a whole number from 1 to {MAX_ITERATIONS}"),
-            (0 <= self.default_dreams <= MAX_DREAMS,
-             f"OSVOS_DEFAULT_DREAMS must be a whole number from 0 to {MAX_DREAMS}"),
             (self.max_budget > 0, "OSVOS_MAX_BUDGET must be positive"),
             (self.infer_timeout > 0, "OSVOS_INFER_TIMEOUT must be positive"),
             (self.stale_after > 0, "OSVOS_STALE_AFTER must be positive"),
@@ -151,7 +149,8 @@ class Settings:
         osvos_checks = (("OSVOS_VIEWS", view_plan, (self.views, SEGMENT_SCALE)),
                         ("OSVOS_SEGMENT_SCALE", view_plan, (1, self.segment_scale)),
                         ("OSVOS_FLOW_WEIGHT", checked_weight, (self.flow_weight,)),
-                        ("OSVOS_MIN_REGION", checked_fraction, (self.min_region,)))
+                        ("OSVOS_MIN_REGION", checked_fraction, (self.min_region,)),
+                        ("OSVOS_DEFAULT_DREAMS", check_dreams, (self.default_dreams,)))
         for var, check, arguments in osvos_checks:
             try:
                 check(*arguments)

@@ -104,6 +104,12 @@ FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
 
 
+def check_dreams(count: int) -> None:
+    """ValueError unless ``count`` dreams per annotated frame is from 0 to ``MAX_DREAMS``."""
+    if not 0 <= count <= MAX_DREAMS:
+        raise ValueError(f"dreams must be between 0 and {MAX_DREAMS}: {count!r}")
+
+
 def check_adaptation(steps: int, far: float, growth: float = ADAPT_GROWTH,
                      names: tuple[str, str, str] = ("adapt_steps", "adapt_far", "adapt_growth")) -> None:
     """ValueError unless ``steps`` is 0 or more, ``far`` is from 0 to less than 1 and ``growth`` is 0 or more;

@@ -19,11 +19,11 @@ from .budget import (
     DEFAULT_VIEWS,
     DEFAULT_WORK_SIZE,
     FLOW_WEIGHT,
-    MAX_DREAMS,
     MIN_REGION,
     SEGMENT_BATCH,
     SEGMENT_SCALE,
     Budget,
+    check_dreams,
 )
 from .cancel import Cancel, Cancelled
 from .crf import COLOUR_SPREAD, dense_crf
@@ -246,8 +246,8 @@ class OSVOS:
         for one, label in zip(frames, masks):
             if one.shape[:2] != label.shape:
                 raise ValueError(f"mask {label.shape} and frame {one.shape[:2]} differ in size")
-        if dreams is not None and not 0 <= dreams <= MAX_DREAMS:
-            raise ValueError(f"dreams must be between 0 and {MAX_DREAMS}: {dreams}")
+        if dreams is not None:
+            check_dreams(dreams)
         recipe = self.recipe if dreams is None else replace(self.recipe, dreams=int(dreams))
         self.reset()
         examples = [(self._to_work(one), self._mask_to_work(label)) for one, label in zip(frames, masks)]
