@@ -104,10 +104,11 @@ FINETUNE_CROP = 0.75
 """Each fine-tuning step trains on a random window of this fraction of a scaled frame's height and width."""
 
 
-def check_dreams(count: int) -> None:
-    """ValueError unless ``count`` dreams per annotated frame is from 0 to ``MAX_DREAMS``."""
+def check_dreams(count: int, name: str = "dreams") -> None:
+    """ValueError unless ``count`` dreams per annotated frame is from 0 to ``MAX_DREAMS``; ``name`` is what the
+    message calls it (the argument, or a command line's flag)."""
     if not 0 <= count <= MAX_DREAMS:
-        raise ValueError(f"dreams must be between 0 and {MAX_DREAMS}: {count!r}")
+        raise ValueError(f"{name} must be between 0 and {MAX_DREAMS}: {count!r}")
 
 
 def check_adaptation(steps: int, far: float, growth: float = ADAPT_GROWTH,

@@ -20,7 +20,6 @@ from .budget import (
     DEFAULT_WORK_SIZE,
     FINETUNE_CONV3,
     FLOW_WEIGHT,
-    MAX_DREAMS,
     MIN_REGION,
     QUICK_DREAMS,
     QUICK_STEPS,
@@ -29,6 +28,7 @@ from .budget import (
     VIEW_COUNTS,
     Budget,
     check_adaptation,
+    check_dreams,
 )
 from .temporal import checked_weight
 from .views import view_plan
@@ -47,8 +47,7 @@ def _budget(args: argparse.Namespace) -> Budget | None:
     ``--dreams`` too."""
     if args.steps < 0 or (args.max_seconds is not None and not args.max_seconds > 0):
         raise ValueError("--steps must be 0 or more and --max-seconds more than 0")
-    if not 0 <= args.dreams <= MAX_DREAMS:
-        raise ValueError(f"--dreams must be between 0 and {MAX_DREAMS}")
+    check_dreams(args.dreams, "--dreams")
     return Budget(iterations=args.steps, seconds=args.max_seconds) if args.steps else None
 
 

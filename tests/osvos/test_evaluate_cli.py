@@ -248,7 +248,7 @@ def test_segment_cli_dreams(frames_dir, tmp_path, capsys, monkeypatch):
     assert len(made) == 2 and len(list((tmp_path / "out").iterdir())) == 4
     assert cli.main([*args, "--out", str(tmp_path / "bad"), "--dreams", "101"]) == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]
-    assert message == "error: --dreams must be between 0 and 100"
+    assert message == "error: --dreams must be between 0 and 100: 101"
     assert not (tmp_path / "bad").exists()
 
 
