@@ -1,9 +1,15 @@
 """Dense CRF refinement of a foreground probability (Krähenbühl & Koltun, NIPS 2011, via ``pydensecrf2``): nearby
 pixels of like colour are pulled towards the same label, so a soft mask edge moves to the frame's colour edge.
-The colour kernel's width follows the object's size, so that a small object is not smoothed into its background."""
+The colour kernel's width follows the object's size, so that a small object is not smoothed into its background.
+How strongly colour counts is chosen per video, on its annotated frames (``choose_colour_weight``)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
+
+from .metrics import f_measure
+from .regions import drop_small_regions
 
 CRF_ITERATIONS = 5
 """Mean-field iterations of the CRF's inference."""
@@ -15,8 +21,14 @@ COLOUR_WIDTH = 0.3
 COLOUR_WIDTH_RANGE = (5.0, 80.0)
 """The least and the most width of the position-and-colour kernel, in pixels."""
 COLOUR_SPREAD, COLOUR_WEIGHT = 3.0, 5.0
-"""The position-and-colour kernel's colour width (RGB levels) and weight. Widths 10 → 5 → 3 gained J and F on DAVIS
-val (models/README.md, "The CRF's colour width"); the width is part of the model version (``-crfrgb3``)."""
+"""The position-and-colour kernel's colour width (RGB levels) and its weight where none was chosen (no annotated
+frame). Widths 10 → 5 → 3 gained J and F on DAVIS val (models/README.md, "The CRF's colour width"); the width is part
+of the model version (``-crfrgb3``, followed by the weights tried: ``w5-7-10-15-20``)."""
+COLOUR_WEIGHTS = (5.0, 7.0, 10.0, 15.0, 20.0)
+"""The colour weights ``choose_colour_weight`` tries, lightest first. A heavier weight lets the frame's colours open
+holes the network fills (the gaps of a bicycle or a cart) and also cuts textured or shaded objects (a dog's fur, a
+sunlit car): which one a video needs is read from its annotated frames (models/README.md, "The CRF's colour weight
+chosen per video")."""
 CLIP = 1e-4
 """Probabilities are kept within [CLIP, 1 − CLIP]: a pixel the network is sure of keeps a finite unary cost."""
 
@@ -29,10 +41,12 @@ def colour_width(probability: np.ndarray, threshold: float = 0.5) -> float:
     return float(np.clip(COLOUR_WIDTH * np.sqrt(area), low, high))
 
 
-def dense_crf(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+def dense_crf(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5,
+              colour_weight: float = COLOUR_WEIGHT) -> np.ndarray:
     """The CRF's foreground marginal (float32, the frame's size) for an RGB uint8 ``frame`` and the network's
     foreground ``probability`` of the same height and width; ``threshold`` reads the object's area for the kernel
-    width. Deterministic: the same inputs give the same output."""
+    width; ``colour_weight`` is the position-and-colour kernel's. Deterministic: the same inputs give the same
+    output."""
     import pydensecrf.densecrf as dcrf
 
     frame = np.asarray(frame)
@@ -47,6 +61,23 @@ def dense_crf(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5
     crf.addPairwiseGaussian(sxy=SMOOTHNESS_WIDTH, compat=SMOOTHNESS_WEIGHT)
     # a writable copy: the library takes only writable buffers, and decoded video frames are read-only
     crf.addPairwiseBilateral(sxy=colour_width(probability, threshold), srgb=COLOUR_SPREAD,
-                             rgbim=np.array(frame, order="C"), compat=COLOUR_WEIGHT)
+                             rgbim=np.array(frame, order="C"), compat=colour_weight)
     marginals = np.asarray(crf.inference(CRF_ITERATIONS), dtype=np.float32).reshape(2, height, width)
     return marginals[1]
+
+
+def choose_colour_weight(annotated: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], threshold: float = 0.5,
+                         min_region: float = 0.0) -> float:
+    """The weight of ``COLOUR_WEIGHTS`` whose masks best match the annotated frames: for each (RGB frame, the
+    network's probability on it, its annotated mask), the CRF's mask with detached regions below ``min_region`` ×
+    the largest dropped (as the masks given out), scored by the boundary F-measure (DAVIS) against the annotation;
+    the best mean F wins, and a tie goes to the lighter weight."""
+    if not annotated:
+        raise ValueError("choosing the CRF's colour weight needs at least one annotated frame")
+    scores = []
+    for weight in COLOUR_WEIGHTS:
+        masks = [drop_small_regions(dense_crf(frame, probability, threshold, weight) > threshold, min_region)
+                 for frame, probability, _ in annotated]
+        scores.append(np.mean([f_measure(mask, np.asarray(given, bool))
+                               for mask, (_, _, given) in zip(masks, annotated)]))
+    return COLOUR_WEIGHTS[int(np.argmax(scores))]

@@ -66,7 +66,8 @@ def _predict(method: str, budget: Budget | None, snap: bool, dreams: int | None,
         else:
             model.reset()
         masks = model.segment((read_rgb(p) for p in paths), snap=snap, annotations={0: mask})
-        return masks, {"finetune_s": model.last_finetune.get("seconds", 0.0)}
+        return masks, {"finetune_s": model.last_finetune.get("seconds", 0.0),
+                       "crf_weight": model.last_finetune.get("crf_colour_weight")}
 
     return run
 
@@ -103,8 +104,12 @@ def run_method(davis: str | Path, split: str, method: str, out: str | Path, *,
         scores = score_sequence(preds, gts)
         rows.append({"sequence": name, **scores, "finetune_s": tuned,
                      "s_per_frame": (wall - tuned) / max(1, len(seq.frames) - 1)})
+        weight = info.get("crf_weight")
+        if weight is not None:
+            rows[-1]["crf_weight"] = weight
         log(f"{name}: {_jft(scores['J_mean'], scores['F_mean'], scores['T_mean'])} "
-            f"fine-tune {tuned:.1f}s, {rows[-1]['s_per_frame']:.2f} s/frame")
+            f"fine-tune {tuned:.1f}s, {rows[-1]['s_per_frame']:.2f} s/frame"
+            + ("" if weight is None else f", CRF colour weight {weight:g}"))
     return pd.DataFrame(rows).set_index("sequence")
 
 

@@ -26,7 +26,7 @@ from .budget import (
     check_dreams,
 )
 from .cancel import Cancel, Cancelled
-from .crf import COLOUR_SPREAD, dense_crf
+from .crf import COLOUR_SPREAD, COLOUR_WEIGHT, COLOUR_WEIGHTS, choose_colour_weight, dense_crf
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
@@ -153,7 +153,7 @@ class OSVOS:
         if flow_weight or segment_scale != 1.0:
             self.version += "-snapcarried"
         if crf:
-            self.version += f"-crfrgb{COLOUR_SPREAD:g}"
+            self.version += f"-crfrgb{COLOUR_SPREAD:g}w{'-'.join(f'{w:g}' for w in COLOUR_WEIGHTS)}"
         if min_region:
             self.version += f"-region{min_region:g}"
         self.work_size = work_size
@@ -186,7 +186,8 @@ class OSVOS:
         last one, which is the snapped mask when snapping (``segment_probabilities``): ``-snapcarried`` in
         ``version`` tells these masks from those of versions that carried the unsnapped one. ``crf``: the masks
         given out come from a dense CRF on each frame and its probability (``osvos.crf``), in place of the
-        (snapped) mask, which is still the one carried; ``-crfrgb<colour width>`` in ``version``. ``min_region``:
+        (snapped) mask, which is still the one carried, its colour weight chosen on the annotated frames by
+        ``finetune``; ``-crfrgb<colour width>w<weights tried>`` in ``version``. ``min_region``:
         the masks given out lose their detached regions smaller than this × the largest one's area
         (``osvos.regions``; 0 keeps them; not the mask carried); ``-region<fraction>`` in ``version``.
         """
@@ -237,7 +238,8 @@ class OSVOS:
         the result depends on the machine) or a ``Budget`` with both. ``dreams``: synthetic later frames made from
         each annotated one to train on as well (``osvos.dreams``; None: the recipe's, ``DEFAULT_DREAMS`` by default).
         ``progress(fraction, eta_s)`` is called between steps; ``cancel()`` returning True raises ``Cancelled``.
-        Returns self.
+        With the model's ``crf``, the CRF's colour weight for the masks given out is then chosen on the annotated
+        frames (``last_finetune["crf_colour_weight"]``). Returns self.
         """
         frames = [frame] if isinstance(frame, np.ndarray) else list(frame)
         masks = [mask] if isinstance(mask, np.ndarray) else list(mask)
@@ -254,7 +256,18 @@ class OSVOS:
         self.last_finetune = finetune(self.nets, examples, Budget.of(budget), recipe, progress, cancel)
         self.last_finetune["object_area"] = float(np.mean(masks[0]))
         self._examples = examples
+        if self.crf:
+            self.last_finetune["crf_colour_weight"] = self._choose_colour_weight(frames, masks)
         return self
+
+    def _choose_colour_weight(self, frames: list[np.ndarray], masks: list[np.ndarray]) -> float:
+        """The CRF's colour weight for this video (``osvos.crf.choose_colour_weight``), from the fine-tuned
+        network's probability on each annotated frame, segmented as ``segment_probabilities`` segments a first
+        frame."""
+        scale = self.scale_tracker().scale()
+        annotated = [(frame, self._batch_probabilities([frame], None, scale)[0], mask)
+                     for frame, mask in zip(frames, masks)]
+        return choose_colour_weight(annotated, DEFAULT_THRESHOLD, self.min_region)
 
     def probabilities(self, frame: np.ndarray) -> np.ndarray:
         """Foreground probability per pixel (float32, input resolution) for one RGB frame, segmented at
@@ -365,7 +378,8 @@ class OSVOS:
         optical flow (``osvos.temporal.FlowPrior``, weight ``flow_weight``). The mask a frame ends with (snapped
         when ``snap``, or as annotated) is the one carried to the next frame and the one the scale is read from:
         an annotated frame passes its mask on, so give the first frame with its annotation to start from it.
-        With ``crf``, the mask given out is the dense CRF's on the frame and that probability (``osvos.crf``); it is
+        With ``crf``, the mask given out is the dense CRF's on the frame and that probability (``osvos.crf``; the
+        colour weight ``finetune`` chose, else ``COLOUR_WEIGHT``); it is
         not the one carried (carried, the CRF's mistakes grew from frame to frame on DAVIS val: models/README.md).
         The mask given out then loses its detached regions smaller than ``min_region`` × its largest
         (``osvos.regions``); the carried one keeps them (dropping them there too measured the same on DAVIS val).
@@ -380,6 +394,7 @@ class OSVOS:
         segmenter = None if adapter is None else adapter.nets.segmenter
         tracker = self.scale_tracker()
         prior = FlowPrior(self.flow_weight)
+        colour_weight = self.last_finetune.get("crf_colour_weight", COLOUR_WEIGHT)
         count = 0
         for group in _same_size_groups(_prefetch(frames), batch):
             if cancel is not None and cancel():
@@ -404,7 +419,7 @@ class OSVOS:
                 shown = mask
                 if given is None:
                     if self.crf:
-                        shown = dense_crf(frame, probability, threshold) > threshold
+                        shown = dense_crf(frame, probability, threshold, colour_weight) > threshold
                     shown = drop_small_regions(shown, self.min_region)
                 yield SegmentedFrame(frame, probability, shown, given is not None, parent_probability, snapper)
             if adapter is not None and given is None:

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from osvos import cli
+from osvos.crf import COLOUR_WEIGHTS
 from osvos.masks import read_label_png, save_mask
 from osvos.metrics import f_measure, jaccard, temporal_instability
 
@@ -323,6 +324,9 @@ def test_ablation_scores_the_snapped_row_as_evaluate_runs_the_product(tmp_path, 
         product = evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / row, snap=snap, **common)
         assert product.loc["square", "J_mean"] > 0.5
         np.testing.assert_array_equal(tables[row].loc["square", scores], product.loc["square", scores])
+        assert ("crf_weight" in product) is crf, "the CRF's colour weight chosen for the sequence is in its row"
+        if crf:
+            assert product.loc["square", "crf_weight"] in COLOUR_WEIGHTS
     snapped, unsnapped = (tables[row].loc["square", "J_mean"] for row in ("osvos_snap", "osvos"))
     if crf:
         assert snapped == unsnapped == 1.0, "the CRF puts the shifted, blurred square's edges back on the frame's"

@@ -72,7 +72,7 @@ def test_the_default_averages_the_mirror_image_and_is_mirror_symmetric(model, on
 def test_views_scale_flow_weight_crf_region_and_conv3_training_are_part_of_the_version(model):
     plain = _load(work_size=64, segment_scale=1.0, views=1, flow_weight=0.0, crf=False, min_region=0.0)
     assert "seg" not in plain.version and "views" not in plain.version and "flow" not in plain.version
-    assert model.version == plain.version + "-seg1.5-views2-flow0.4-snapcarried-crfrgb3-region0.2"
+    assert model.version == plain.version + "-seg1.5-views2-flow0.4-snapcarried-crfrgb3w5-7-10-15-20-region0.2"
     assert (_load(work_size=64, views=1, flow_weight=0.0, crf=False, min_region=0.0).version
             == plain.version + "-seg1.5-snapcarried")
     from osvos.finetune import FinetuneRecipe
