@@ -338,7 +338,8 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
     """The fake network finds the whole frame at scale 1.5 (the object has grown 2.1x: the tracker asks for 1.0)
     and the annotated square at 1.0 (back to 1.5). The first frame goes in with its mask, as the product gives it:
     frames 0-3 run at 1.5, 4-7 at 1.0 (read from frame 3's mask) and 8 at 1.5 again, in both of the model card's
-    ablation passes (unsnapped, then snapped) and in ``python -m osvos evaluate`` (``OSVOS.segment``)."""
+    ablation passes (unsnapped, then snapped) and in ``python -m osvos evaluate`` (``OSVOS.segment``). Before them,
+    fine-tuning segments the annotated frame once at the first frame's scale, 1.5, to choose the CRF's weight."""
     from osvos.budget import SEGMENT_BATCH
     from osvos.finetune import FinetuneRecipe
     from osvos.system import OSVOS
@@ -358,11 +359,11 @@ def test_ablation_picks_the_scale_batch_by_batch_as_segment_does(tmp_path, monke
     fixed = FinetuneRecipe(adapt_steps=0)     # the fine-tuned network itself segments (no adapting copy)
     evaluation.ablation(tmp_path / "davis", "val", tmp_path / "ablation", budget=1, recipe=fixed,
                         log=lambda line: None)
-    assert asked == expected * 2
+    assert asked == [1.5] + expected * 2
     asked.clear()
     evaluation.run_method(tmp_path / "davis", "val", "osvos", tmp_path / "evaluate", budget=1, snap=False,
                           recipe=fixed, log=lambda line: None)
-    assert asked == expected
+    assert asked == [1.5] + expected
 
 
 def test_segment_cli_views(frames_dir, tmp_path, capsys, monkeypatch):
