@@ -66,18 +66,21 @@ def dense_crf(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5
     return marginals[1]
 
 
+def crf_mask(frame: np.ndarray, probability: np.ndarray, threshold: float = 0.5,
+             colour_weight: float = COLOUR_WEIGHT, min_region: float = 0.0) -> np.ndarray:
+    """The mask given out: ``dense_crf``'s marginal above ``threshold``, without its detached regions smaller than
+    ``min_region`` × the largest (``osvos.regions``)."""
+    return drop_small_regions(dense_crf(frame, probability, threshold, colour_weight) > threshold, min_region)
+
+
 def choose_colour_weight(annotated: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], threshold: float = 0.5,
                          min_region: float = 0.0) -> float:
     """The weight of ``COLOUR_WEIGHTS`` whose masks best match the annotated frames: for each (RGB frame, the
-    network's probability on it, its annotated mask), the CRF's mask with detached regions below ``min_region`` ×
-    the largest dropped (as the masks given out), scored by the boundary F-measure (DAVIS) against the annotation;
-    the best mean F wins, and a tie goes to the lighter weight."""
+    network's probability on it, its annotated mask), the ``crf_mask`` at that weight, scored by the boundary
+    F-measure (DAVIS) against the annotation; the best mean F wins, and a tie goes to the lighter weight."""
     if not annotated:
         raise ValueError("choosing the CRF's colour weight needs at least one annotated frame")
-    scores = []
-    for weight in COLOUR_WEIGHTS:
-        masks = [drop_small_regions(dense_crf(frame, probability, threshold, weight) > threshold, min_region)
-                 for frame, probability, _ in annotated]
-        scores.append(np.mean([f_measure(mask, np.asarray(given, bool))
-                               for mask, (_, _, given) in zip(masks, annotated)]))
+    scores = [np.mean([f_measure(crf_mask(frame, probability, threshold, weight, min_region), np.asarray(given, bool))
+                       for frame, probability, given in annotated])
+              for weight in COLOUR_WEIGHTS]
     return COLOUR_WEIGHTS[int(np.argmax(scores))]

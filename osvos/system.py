@@ -26,7 +26,7 @@ from .budget import (
     check_dreams,
 )
 from .cancel import Cancel, Cancelled
-from .crf import COLOUR_SPREAD, COLOUR_WEIGHT, COLOUR_WEIGHTS, choose_colour_weight, dense_crf
+from .crf import COLOUR_SPREAD, COLOUR_WEIGHT, COLOUR_WEIGHTS, choose_colour_weight, crf_mask
 from .finetune import FinetuneRecipe, Progress, finetune
 from .masks import resize_mask
 from .model import build_networks, hed_weights_path, init_from_hed, preprocess
@@ -418,9 +418,8 @@ class OSVOS:
                 count += 1
                 shown = mask
                 if given is None:
-                    if self.crf:
-                        shown = dense_crf(frame, probability, threshold, colour_weight) > threshold
-                    shown = drop_small_regions(shown, self.min_region)
+                    shown = (crf_mask(frame, probability, threshold, colour_weight, self.min_region) if self.crf
+                             else drop_small_regions(mask, self.min_region))
                 yield SegmentedFrame(frame, probability, shown, given is not None, parent_probability, snapper)
             if adapter is not None and given is None:
                 adapter.adapt(self._to_work(frame), self._mask_to_work(mask), self._to_work(probability))
